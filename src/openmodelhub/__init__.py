@@ -1,0 +1,3 @@
+"""OpenModelHub: a self-hostable hub for open models and datasets that speaks the Hugging Face Hub protocol."""
+
+__version__ = "0.1.0"

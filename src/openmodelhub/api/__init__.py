@@ -1,0 +1,1 @@
+"""HTTP layer: thin FastAPI/Starlette handlers that parse input, call a service and render output."""

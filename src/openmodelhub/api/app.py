@@ -1,0 +1,75 @@
+"""The ASGI application."""
+
+import logging
+
+from fastapi import FastAPI
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from openmodelhub import __version__
+from openmodelhub.api import repo_routes, top_routes
+from openmodelhub.api.errors import error_response, hub_error_response, internal_error_response
+from openmodelhub.api.rawpath import parse_repo_path
+from openmodelhub.protocol import codes
+from openmodelhub.services.container import Services
+from openmodelhub.services.errors import HubError
+
+log = logging.getLogger("openmodelhub")
+
+
+async def dispatch_repo_path(request: Request) -> Response:
+    """Everything not matched by a fixed route: repo-scoped API, resolve and LFS, routed on the raw path."""
+    p = parse_repo_path(request.scope.get("raw_path") or request.url.path.encode())
+    method = "GET" if request.method == "HEAD" else request.method
+    if p is not None:
+        if p.kind == "resolve" and method == "GET":
+            return await repo_routes.resolve(request, p)
+        if p.kind == "lfs" and method == "POST":
+            return await repo_routes.lfs(request, p)
+        if p.kind == "api":
+            handler = repo_routes.API_ROUTES.get((method, p.action))
+            if handler is not None:
+                return await handler(request, p)
+    return error_response(404, "NotFound", f"No route for {request.method} {request.url.path}")
+
+
+def create_app(services: Services) -> FastAPI:
+    app = FastAPI(title="OpenModelHub", version=__version__, docs_url=None, redoc_url=None, openapi_url=None)
+    app.state.services = services
+
+    @app.exception_handler(HubError)
+    async def _hub_error(request: Request, exc: HubError) -> Response:
+        return hub_error_response(request, exc)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http_error(request: Request, exc: StarletteHTTPException) -> Response:
+        code = {404: "NotFound", 405: "MethodNotAllowed"}.get(exc.status_code, codes.BAD_REQUEST)
+        return error_response(exc.status_code, code, str(exc.detail))
+
+    @app.exception_handler(Exception)
+    async def _internal(request: Request, exc: Exception) -> Response:
+        return internal_error_response(request, exc)
+
+    routes = [
+        Route("/api/whoami-v2", top_routes.whoami, methods=["GET"]),
+        Route("/api/validate-yaml", top_routes.validate_yaml, methods=["POST"]),
+        Route("/api/repos/create", top_routes.create_repo, methods=["POST"]),
+        Route("/api/repos/delete", top_routes.delete_repo, methods=["DELETE"]),
+        Route("/api/repos/move", top_routes.move_repo, methods=["POST"]),
+        Route("/api/models", top_routes.list_repos, methods=["GET"]),
+        Route("/api/datasets", top_routes.list_repos, methods=["GET"]),
+        Route("/api/agent-harnesses", top_routes.agent_harnesses, methods=["GET"]),
+        Route("/lfs/objects/{oid:str}/{size:int}", top_routes.lfs_put, methods=["PUT"]),
+        Route("/lfs/objects/{oid:str}", top_routes.lfs_get, methods=["GET", "HEAD"]),
+        Route("/lfs/multipart/{upload_id:str}/complete", top_routes.lfs_complete, methods=["POST"]),
+        Route("/lfs/multipart/{upload_id:str}/{part:int}", top_routes.lfs_part, methods=["PUT"]),
+        Route(
+            "/{rest:path}",
+            dispatch_repo_path,
+            methods=["GET", "HEAD", "POST", "PUT", "DELETE"],
+        ),
+    ]
+    app.router.routes.extend(routes)
+    return app

@@ -1,0 +1,307 @@
+"""Repo-scoped endpoints: everything under /api/{type}s/{ns}/{name}/..., resolve and the LFS batch API."""
+
+import tempfile
+from collections.abc import Awaitable, Callable
+from typing import Any
+from urllib.parse import parse_qs
+
+import orjson
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import FileResponse, Response
+
+from openmodelhub.api import render
+from openmodelhub.api.common import (
+    JSON,
+    base_url,
+    decode_offset_cursor,
+    encode_offset_cursor,
+    next_link,
+    principal,
+    query_bool,
+    read_json,
+    repo_url,
+    services,
+)
+from openmodelhub.api.rawpath import RepoPath
+from openmodelhub.protocol.names import DEFAULT_BRANCH
+from openmodelhub.services.errors import BadRequest, NotSupported, PayloadTooLarge, RepoNotFound
+
+Handler = Callable[[Request, RepoPath], Awaitable[Response]]
+TREE_PAGE = 1000
+TREE_PAGE_EXPANDED = 50
+COMMITS_PAGE = 100
+
+
+async def _repo(request: Request, p: RepoPath, *, write: bool = False) -> Any:
+    who = await principal(request)
+    repos = services(request).repos
+    if write:
+        return who, await run_in_threadpool(repos.get_writable, who, p.repo_type, p.repo_id)
+    return who, await run_in_threadpool(repos.get_readable, who, p.repo_type, p.repo_id)
+
+
+def _one_arg(p: RepoPath, what: str) -> str:
+    if len(p.args) != 1 or not p.args[0]:
+        raise RepoNotFound() if not p.args else BadRequest(f"expected a single {what} segment")
+    return p.args[0]
+
+
+# -- read ----------------------------------------------------------------------------------------------------
+async def info(request: Request, p: RepoPath) -> Response:
+    svc = services(request)
+    _, repo = await _repo(request, p)
+    revision = _one_arg(p, "revision") if p.action == "revision" else DEFAULT_BRANCH
+    commit = await run_in_threadpool(svc.repos.resolve, repo, revision)
+    expand = request.query_params.getlist("expand")
+    fields = set(expand) & render.ALL_INFO_FIELDS if expand else render.ALL_INFO_FIELDS
+    data = await run_in_threadpool(
+        render.repo_json, svc, repo, commit, fields, blobs=query_bool(request, "blobs")
+    )
+    return JSON(data)
+
+
+async def tree(request: Request, p: RepoPath) -> Response:
+    svc = services(request)
+    _, repo = await _repo(request, p)
+    if not p.args:
+        raise BadRequest("missing revision: /tree/{revision}[/{path}]")
+    revision, path = p.args[0], "/".join(p.args[1:])
+    recursive = query_bool(request, "recursive")
+    expand = query_bool(request, "expand")
+    commit, items = await run_in_threadpool(svc.files.list_tree, repo, revision, path, recursive)
+    offset = decode_offset_cursor(request.query_params.get("cursor"))
+    page_size = TREE_PAGE_EXPANDED if expand else TREE_PAGE
+    page = items[offset : offset + page_size]
+    last: dict[str, Any] = {}
+    if expand:
+        last = await run_in_threadpool(svc.files.last_commits, commit, [i.entry.path for i in page])
+    headers = {}
+    if offset + page_size < len(items):
+        headers["Link"] = next_link(request, encode_offset_cursor(offset + page_size))
+    return JSON([render.tree_entry(i, last.get(i.entry.path)) for i in page], headers=headers)
+
+
+async def paths_info(request: Request, p: RepoPath) -> Response:
+    svc = services(request)
+    _, repo = await _repo(request, p)
+    revision = _one_arg(p, "revision")
+    paths: list[str]
+    expand = False
+    if request.headers.get("content-type", "").startswith("application/json"):
+        body = await read_json(request)
+        paths = body.get("paths") or []
+        expand = bool(body.get("expand"))
+    else:
+        raw = await request.body()
+        form = parse_qs(raw.decode("utf-8", "replace"), keep_blank_values=True)
+        paths = form.get("paths", [])
+        expand = (form.get("expand") or ["false"])[0].lower() == "true"
+    if not isinstance(paths, list) or not all(isinstance(x, str) for x in paths) or len(paths) > 10000:
+        raise BadRequest("'paths' must be a list of at most 10000 strings")
+    commit, items = await run_in_threadpool(svc.files.paths_info, repo, revision, paths)
+    last: dict[str, Any] = {}
+    if expand:
+        last = await run_in_threadpool(svc.files.last_commits, commit, [i.entry.path for i in items])
+    return JSON([render.tree_entry(i, last.get(i.entry.path)) for i in items])
+
+
+async def refs(request: Request, p: RepoPath) -> Response:
+    svc = services(request)
+    _, repo = await _repo(request, p)
+    branches, tags, converts, prs = [], [], [], []
+    for ref in await run_in_threadpool(svc.repos.refs, repo):
+        item = {"name": ref.short, "ref": ref.name, "targetCommit": ref.target}
+        if ref.name.startswith("refs/heads/"):
+            branches.append(item)
+        elif ref.name.startswith("refs/tags/"):
+            tags.append(item)
+        elif ref.name.startswith("refs/convert/"):
+            converts.append(item)
+        elif ref.name.startswith("refs/pr/"):
+            prs.append(item)
+    out: dict[str, Any] = {"branches": branches, "converts": converts, "tags": tags}
+    if query_bool(request, "include_prs"):
+        out["pullRequests"] = prs
+    return JSON(out)
+
+
+async def commits(request: Request, p: RepoPath) -> Response:
+    svc = services(request)
+    _, repo = await _repo(request, p)
+    revision = _one_arg(p, "revision") if p.args else DEFAULT_BRANCH
+    offset = decode_offset_cursor(request.query_params.get("cursor"))
+    page, more = await run_in_threadpool(svc.files.history, repo, revision, offset, COMMITS_PAGE)
+    headers = {"Link": next_link(request, encode_offset_cursor(offset + COMMITS_PAGE))} if more else {}
+    return JSON([render.commit_json(c) for c in page], headers=headers)
+
+
+async def auth_check(request: Request, p: RepoPath) -> Response:
+    await _repo(request, p, write=p.args == ["write"])
+    return JSON({"ok": True})
+
+
+# -- refs ----------------------------------------------------------------------------------------------------
+async def branch(request: Request, p: RepoPath) -> Response:
+    svc = services(request)
+    who, repo = await _repo(request, p, write=True)
+    name = "/".join(p.args)
+    if not name:
+        raise BadRequest("missing branch name")
+    if request.method == "DELETE":
+        await run_in_threadpool(svc.repos.delete_branch, who, repo, name)
+    else:
+        body = await read_json(request, required=False)
+        start = body.get("startingPoint")
+        if start is not None and not isinstance(start, str):
+            raise BadRequest("'startingPoint' must be a string")
+        await run_in_threadpool(svc.repos.create_branch, who, repo, name, start)
+    return JSON({"success": True})
+
+
+async def tag(request: Request, p: RepoPath) -> Response:
+    svc = services(request)
+    who, repo = await _repo(request, p, write=True)
+    arg = "/".join(p.args)
+    if not arg:
+        raise BadRequest("missing tag or revision")
+    if request.method == "DELETE":
+        await run_in_threadpool(svc.repos.delete_tag, who, repo, arg)
+        return JSON({"success": True})
+    body = await read_json(request)
+    name, message = body.get("tag"), body.get("message")
+    if not isinstance(name, str) or (message is not None and not isinstance(message, str)):
+        raise BadRequest("the body needs a 'tag' string and an optional 'message' string")
+    await run_in_threadpool(svc.repos.create_tag, who, repo, name, arg, message)
+    return JSON({"success": True})
+
+
+async def settings(request: Request, p: RepoPath) -> Response:
+    svc = services(request)
+    who = await principal(request)
+    body = await read_json(request)
+    private = body.get("private")
+    if "visibility" in body:
+        if body["visibility"] not in ("public", "private"):
+            raise BadRequest("'visibility' must be 'public' or 'private'")
+        private = body["visibility"] == "private"
+    if private is not None and not isinstance(private, bool):
+        raise BadRequest("'private' must be true or false")
+    await run_in_threadpool(
+        svc.repos.update_settings, who, p.repo_type, p.repo_id, private=private, gated=body.get("gated")
+    )
+    return JSON({"success": True})
+
+
+# -- upload --------------------------------------------------------------------------------------------------
+async def preupload(request: Request, p: RepoPath) -> Response:
+    svc = services(request)
+    _, repo = await _repo(request, p, write=True)
+    revision = _one_arg(p, "revision")
+    body = await read_json(request)
+    files = await run_in_threadpool(svc.uploads.preupload, repo, revision, body.get("files"), body.get("gitIgnore"))
+    return JSON({"files": files, "commitOid": await run_in_threadpool(svc.repos.resolve, repo, revision)})
+
+
+async def commit(request: Request, p: RepoPath) -> Response:
+    svc = services(request)
+    who, repo = await _repo(request, p, write=True)
+    revision = _one_arg(p, "revision")
+    create_pr = query_bool(request, "create_pr")
+    limit = svc.hub.settings.max_commit_body_bytes
+    # The body is spooled to disk, then parsed as a stream: nothing is ever held whole in memory.
+    with tempfile.TemporaryFile(dir=svc.hub.settings.tmp_dir) as spool:
+        received = 0
+        batch = bytearray()
+        async for chunk in request.stream():
+            received += len(chunk)
+            if received > limit:
+                raise PayloadTooLarge(f"commit body larger than {limit} bytes; upload large files with LFS")
+            batch += chunk
+            if len(batch) >= 1 << 20:
+                await run_in_threadpool(spool.write, bytes(batch))
+                batch.clear()
+        if batch:
+            await run_in_threadpool(spool.write, bytes(batch))
+        spool.seek(0)
+
+        def run() -> Any:
+            req = svc.commits.read_ndjson(spool)
+            return svc.commits.create_commit(who, repo, revision, req, create_pr=create_pr)
+
+        result = await run_in_threadpool(run)
+    url = repo_url(request, repo.type, f"{repo.namespace}/{repo.name}")
+    return JSON({"success": True, "commitOid": result.oid, "commitUrl": f"{url}/commit/{result.oid}", "hookOutput": ""})
+
+
+async def not_supported(request: Request, p: RepoPath) -> Response:
+    await _repo(request, p)
+    raise NotSupported(f"'{p.action}' is not supported by this hub yet")
+
+
+API_ROUTES: dict[tuple[str, str], Handler] = {
+    ("GET", ""): info,
+    ("GET", "revision"): info,
+    ("GET", "tree"): tree,
+    ("POST", "paths-info"): paths_info,
+    ("GET", "refs"): refs,
+    ("GET", "commits"): commits,
+    ("GET", "auth-check"): auth_check,
+    ("POST", "branch"): branch,
+    ("DELETE", "branch"): branch,
+    ("POST", "tag"): tag,
+    ("DELETE", "tag"): tag,
+    ("PUT", "settings"): settings,
+    ("POST", "preupload"): preupload,
+    ("POST", "commit"): commit,
+    ("GET", "discussions"): not_supported,
+    ("POST", "discussions"): not_supported,
+    ("GET", "xet-write-token"): not_supported,
+    ("GET", "xet-read-token"): not_supported,
+}
+
+
+# -- resolve -------------------------------------------------------------------------------------------------
+async def resolve(request: Request, p: RepoPath) -> Response:
+    svc = services(request)
+    _, repo = await _repo(request, p)
+    revision, path = p.args
+    f = await run_in_threadpool(svc.files.resolve_file, repo, revision, path)
+    local = svc.hub.blobs.local_path(f.meta.sha256)
+    headers = {"X-Repo-Commit": f.commit, "Accept-Ranges": "bytes"}
+    if f.meta.is_lfs:
+        etag = f'"{f.meta.sha256}"'
+        headers["X-Linked-Etag"] = etag
+        headers["X-Linked-Size"] = str(f.meta.size)
+    else:
+        etag = f'"{f.meta.oid}"'
+    headers["ETag"] = etag
+    assert local is not None
+    return FileResponse(local, headers=headers, media_type=_media_type(path))
+
+
+def _media_type(path: str) -> str:
+    lower = path.lower()
+    if lower.endswith(".json"):
+        return "application/json"
+    if lower.endswith((".md", ".txt", ".csv", ".py", ".yaml", ".yml", ".jsonl", ".gitattributes", ".gitignore")):
+        return "text/plain; charset=utf-8"
+    return "application/octet-stream"
+
+
+# -- LFS batch -----------------------------------------------------------------------------------------------
+async def lfs(request: Request, p: RepoPath) -> Response:
+    svc = services(request)
+    if p.action == "verify":
+        _, repo = await _repo(request, p, write=True)
+        body = await read_json(request)
+        await run_in_threadpool(svc.uploads.verify, body.get("oid"), body.get("size"))
+        return JSON({"success": True}, media_type="application/vnd.git-lfs+json")
+    body = await read_json(request)
+    operation = body.get("operation")
+    who, repo = await _repo(request, p, write=operation == "upload")
+    url = repo_url(request, repo.type, f"{repo.namespace}/{repo.name}")
+    data = await run_in_threadpool(
+        svc.uploads.batch, url, base_url(request), operation, body.get("objects"), body.get("transfers")
+    )
+    return Response(orjson.dumps(data), media_type="application/vnd.git-lfs+json")

@@ -1,0 +1,278 @@
+"""Endpoints outside a repo's path: identity, card validation, repo create/delete/move, listings, LFS transfers."""
+
+import hashlib
+import os
+from typing import Any
+
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import FileResponse, Response
+
+from openmodelhub.api import render
+from openmodelhub.api.common import (
+    JSON,
+    decode_offset_cursor,
+    encode_offset_cursor,
+    next_link,
+    principal,
+    query_bool,
+    query_int,
+    read_json,
+    repo_url,
+    services,
+)
+from openmodelhub.api.errors import error_response
+from openmodelhub.protocol import codes
+from openmodelhub.protocol.names import DEFAULT_BRANCH, REPO_TYPES_BY_PLURAL, RepoType
+from openmodelhub.protocol.timefmt import iso_z
+from openmodelhub.services.cards import validate_card
+from openmodelhub.services.errors import BadRequest, Unauthorized
+from openmodelhub.services.repos import ListQuery, parse_repo_id
+
+LIST_PAGE_DEFAULT = 1000
+
+
+async def whoami(request: Request) -> Response:
+    who = await principal(request)
+    if who is None:
+        raise Unauthorized("Invalid user token: no token was sent")
+    return JSON(
+        {
+            "type": "user",
+            "id": f"{who.user_id:024x}",
+            "name": who.name,
+            "fullname": who.fullname or who.name,
+            "email": who.email,
+            "emailVerified": who.email is not None,
+            "isPro": False,
+            "canPay": False,
+            "avatarUrl": "",
+            "orgs": [],
+            "auth": {
+                "type": "access_token",
+                "accessToken": {
+                    "displayName": who.token_name,
+                    "role": who.role,
+                    "createdAt": iso_z(_parse_iso(who.token_created_at)),
+                },
+            },
+        }
+    )
+
+
+def _parse_iso(text: str) -> Any:
+    from datetime import datetime  # noqa: PLC0415
+
+    return datetime.fromisoformat(text)
+
+
+async def validate_yaml(request: Request) -> Response:
+    body = await read_json(request)
+    content = body.get("content")
+    if not isinstance(content, str):
+        raise BadRequest("'content' must be the README text")
+    errors, warnings = validate_card(content)
+    if errors:
+        message = "Invalid metadata in README.md: " + "; ".join(errors)
+        return error_response(
+            400,
+            codes.BAD_REQUEST,
+            message,
+            extra={"errors": [{"message": m} for m in errors], "warnings": [{"message": m} for m in warnings]},
+        )
+    return JSON({"errors": [], "warnings": [{"message": m} for m in warnings]})
+
+
+def _repo_type(value: Any) -> RepoType:
+    if value is None:
+        return RepoType.MODEL
+    try:
+        return RepoType(value)
+    except ValueError:
+        raise BadRequest(f"unknown repo type {value!r}: use 'model' or 'dataset'") from None
+
+
+async def create_repo(request: Request) -> Response:
+    svc = services(request)
+    who = await principal(request)
+    body = await read_json(request)
+    name, org = body.get("name"), body.get("organization")
+    if not isinstance(name, str) or (org is not None and not isinstance(org, str)):
+        raise BadRequest("the body needs 'name' and an optional 'organization'")
+    repo_type = _repo_type(body.get("type"))
+    if repo_type is RepoType.SPACE:
+        raise BadRequest("Spaces are not supported by this hub")
+    private = body.get("private")
+    visibility = body.get("visibility")
+    if visibility is not None:
+        if visibility not in ("public", "private"):
+            raise BadRequest("'visibility' must be 'public' or 'private'")
+        private = visibility == "private"
+    if private is not None and not isinstance(private, bool):
+        raise BadRequest("'private' must be true or false")
+    if who is None:
+        raise Unauthorized("You must be authenticated to create a repo: pass a token with write access")
+    repo = await run_in_threadpool(svc.repos.create, who, repo_type, name, org, bool(private))
+    repo_id = f"{repo.namespace}/{repo.name}"
+    return JSON({"url": repo_url(request, repo_type.value, repo_id), "name": repo_id, "id": repo_id})
+
+
+def _repo_id_from_body(body: dict[str, Any]) -> str:
+    name, org = body.get("name"), body.get("organization")
+    if not isinstance(name, str) or (org is not None and not isinstance(org, str)):
+        raise BadRequest("the body needs 'name' and an optional 'organization'")
+    return f"{org}/{name}" if org else name
+
+
+async def delete_repo(request: Request) -> Response:
+    svc = services(request)
+    who = await principal(request)
+    body = await read_json(request)
+    repo_id = _repo_id_from_body(body)
+    if "/" not in repo_id and who is not None:
+        repo_id = f"{who.name}/{repo_id}"
+    await run_in_threadpool(svc.repos.delete, who, _repo_type(body.get("type")), repo_id)
+    return JSON({"success": True})
+
+
+async def move_repo(request: Request) -> Response:
+    svc = services(request)
+    who = await principal(request)
+    body = await read_json(request)
+    src, dst = body.get("fromRepo"), body.get("toRepo")
+    if not isinstance(src, str) or not isinstance(dst, str):
+        raise BadRequest("the body needs 'fromRepo' and 'toRepo'")
+    parse_repo_id(dst)
+    await run_in_threadpool(svc.repos.move, who, _repo_type(body.get("type")), src, dst)
+    return JSON({"success": True})
+
+
+async def list_repos(request: Request) -> Response:
+    svc = services(request)
+    who = await principal(request)
+    plural = request.url.path.rstrip("/").rsplit("/", 1)[-1]
+    repo_type = REPO_TYPES_BY_PLURAL[plural]
+    qp = request.query_params
+    limit = query_int(request, "limit", LIST_PAGE_DEFAULT, hi=LIST_PAGE_DEFAULT)
+    offset = decode_offset_cursor(qp.get("cursor"))
+    q = ListQuery(
+        repo_type=repo_type,
+        search=qp.getlist("search"),
+        author=qp.get("author"),
+        filters=qp.getlist("filter"),
+        sort=qp.get("sort"),
+        offset=offset,
+        limit=limit + 1,
+    )
+    repos = await run_in_threadpool(svc.repos.list, who, q)
+    more = len(repos) > limit
+    repos = repos[:limit]
+    expand = qp.getlist("expand")
+    fields = set(render.LIST_DEFAULT_FIELDS)
+    if expand:
+        fields = set(expand) & render.ALL_INFO_FIELDS
+    if query_bool(request, "full"):
+        fields |= {"sha", "siblings", "lastModified"}
+    if query_bool(request, "cardData"):
+        fields.add("cardData")
+    if query_bool(request, "config"):
+        fields.add("config")
+
+    def build() -> list[dict[str, Any]]:
+        out = []
+        needs_commit = bool(fields & {"sha", "siblings", "config", "usedStorage"})
+        for repo in repos:
+            commit = svc.repos.resolve(repo, DEFAULT_BRANCH) if needs_commit else None
+            out.append(render.repo_json(svc, repo, commit, fields))
+        return out
+
+    data = await run_in_threadpool(build)
+    headers = {"Link": next_link(request, encode_offset_cursor(offset + limit))} if more else {}
+    return JSON(data, headers=headers)
+
+
+async def agent_harnesses(request: Request) -> Response:
+    return JSON({"standardEnvVars": [], "harnesses": {}})
+
+
+# -- LFS transfers (self-authorising signed URLs) -------------------------------------------------------------
+async def lfs_put(request: Request) -> Response:
+    svc = services(request)
+    oid, size_text = request.path_params["oid"], request.path_params["size"]
+    svc.uploads.check_signature("put", f"{oid}:{size_text}", request.query_params.get("exp"),
+                                request.query_params.get("sig"))
+    size = int(size_text)
+    writer = svc.uploads.object_writer(oid, size)
+    try:
+        await _stream_into(request, writer.write)
+    except BaseException:
+        writer.abort()
+        raise
+    await run_in_threadpool(svc.uploads.finish_object, writer, oid)
+    return JSON({"success": True})
+
+
+async def lfs_get(request: Request) -> Response:
+    svc = services(request)
+    oid = request.path_params["oid"]
+    svc.uploads.check_signature("get", oid, request.query_params.get("exp"), request.query_params.get("sig"))
+    path = svc.hub.blobs.local_path(oid)
+    if path is None or not path.exists():
+        return error_response(404, codes.LFS_OBJECT_NOT_FOUND, "Object does not exist")
+    return FileResponse(path, media_type="application/octet-stream")
+
+
+async def lfs_part(request: Request) -> Response:
+    svc = services(request)
+    upload_id, part = request.path_params["upload_id"], int(request.path_params["part"])
+    svc.uploads.check_signature("part", f"{upload_id}:{part}", request.query_params.get("exp"),
+                                request.query_params.get("sig"))
+    up = await run_in_threadpool(svc.uploads.multipart_upload, upload_id)
+    expected = svc.uploads.expected_part_size(up, part)
+    final = svc.uploads.part_path(upload_id, part)
+    final.parent.mkdir(parents=True, exist_ok=True)
+    tmp = final.with_suffix(f".{os.getpid()}.tmp")
+    md5 = hashlib.md5(usedforsecurity=False)
+    received = 0
+    with open(tmp, "wb") as f:
+
+        def write(chunk: bytes) -> None:
+            nonlocal received
+            received += len(chunk)
+            if received > expected:
+                raise BadRequest(f"part {part} is larger than {expected} bytes")
+            md5.update(chunk)
+            f.write(chunk)
+
+        try:
+            await _stream_into(request, write)
+        except BaseException:
+            tmp.unlink(missing_ok=True)
+            raise
+    if received != expected:
+        tmp.unlink(missing_ok=True)
+        raise BadRequest(f"part {part} has {received} bytes, expected {expected}")
+    os.replace(tmp, final)
+    return Response(status_code=200, headers={"ETag": f'"{md5.hexdigest()}"'})
+
+
+async def lfs_complete(request: Request) -> Response:
+    svc = services(request)
+    upload_id = request.path_params["upload_id"]
+    svc.uploads.check_signature("complete", upload_id, request.query_params.get("exp"),
+                                request.query_params.get("sig"))
+    body = await read_json(request)
+    await run_in_threadpool(svc.uploads.complete_multipart, upload_id, body.get("parts"))
+    return JSON({"success": True})
+
+
+async def _stream_into(request: Request, write: Any) -> None:
+    """Feed the request body to a blocking `write`, in 1 MiB batches off the event loop."""
+    batch = bytearray()
+    async for chunk in request.stream():
+        batch += chunk
+        if len(batch) >= 1 << 20:
+            await run_in_threadpool(write, bytes(batch))
+            batch.clear()
+    if batch:
+        await run_in_threadpool(write, bytes(batch))

@@ -1,0 +1,1 @@
+"""The `omh` command line."""

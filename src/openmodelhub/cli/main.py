@@ -1,0 +1,155 @@
+"""`omh`: serve a hub, manage users and tokens, import and export repos."""
+
+import logging
+import os
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from openmodelhub.protocol.names import RepoType
+from openmodelhub.settings import Settings
+
+app = typer.Typer(help="OpenModelHub: a self-hostable hub for open models and datasets.", no_args_is_help=True)
+user_app = typer.Typer(help="Manage users.", no_args_is_help=True)
+token_app = typer.Typer(help="Manage API tokens.", no_args_is_help=True)
+db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
+app.add_typer(user_app, name="user")
+app.add_typer(token_app, name="token")
+app.add_typer(db_app, name="db")
+
+DataDir = Annotated[
+    Path | None,
+    typer.Option("--data-dir", help="Data directory (default: $OMH_DATA_DIR or ./omh-data)."),
+]
+
+
+def load_settings(data_dir: Path | None) -> Settings:
+    settings = Settings()
+    if data_dir is not None:
+        settings = settings.model_copy(update={"data_dir": data_dir})
+    return settings
+
+
+def open_services(data_dir: Path | None, *, migrate: bool = True):  # type: ignore[no-untyped-def]
+    from openmodelhub.services.container import Services  # noqa: PLC0415 - keep `omh --help` fast
+
+    return Services.open(load_settings(data_dir), migrate=migrate)
+
+
+def fail(message: str) -> None:
+    typer.echo(f"error: {message}", err=True)
+    raise typer.Exit(code=1)
+
+
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="TCP port.")] = 8080,
+    data_dir: DataDir = None,
+    log_level: Annotated[str, typer.Option(help="uvicorn log level.")] = "info",
+) -> None:
+    """Serve the hub over HTTP (creates and migrates the data directory on first start)."""
+    import uvicorn  # noqa: PLC0415
+
+    from openmodelhub.api.app import create_app  # noqa: PLC0415
+    from openmodelhub.storage import LocalBlobStore  # noqa: PLC0415
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    svc = open_services(data_dir)
+    if isinstance(svc.hub.blobs, LocalBlobStore):
+        svc.hub.blobs.clean_staging()
+    typer.echo(f"OpenModelHub serving {svc.hub.settings.data_dir.resolve()} at http://{host}:{port}", err=True)
+    uvicorn.run(create_app(svc), host=host, port=port, log_level=log_level, access_log=False)
+
+
+@user_app.command("create")
+def user_create(
+    name: str,
+    admin: Annotated[bool, typer.Option("--admin", help="Make the user a hub administrator.")] = False,
+    data_dir: DataDir = None,
+) -> None:
+    """Create a user."""
+    from openmodelhub.services.errors import HubError  # noqa: PLC0415
+
+    svc = open_services(data_dir)
+    try:
+        svc.auth.create_user(name, admin=admin)
+    except HubError as exc:
+        fail(exc.message)
+    typer.echo(f"created user {name}{' (admin)' if admin else ''}")
+
+
+@token_app.command("create")
+def token_create(
+    user: Annotated[str, typer.Option("--user", help="Owner of the token.")],
+    write: Annotated[bool, typer.Option("--write", help="Allow writes (default: read-only).")] = False,
+    name: Annotated[str | None, typer.Option("--name", help="A name to recognise the token by.")] = None,
+    data_dir: DataDir = None,
+) -> None:
+    """Create an API token; the token is printed alone on the last line."""
+    from openmodelhub.services.errors import HubError  # noqa: PLC0415
+
+    svc = open_services(data_dir)
+    try:
+        token = svc.auth.create_token(user, write=write, display_name=name)
+    except HubError as exc:
+        fail(exc.message)
+    typer.echo(f"{'write' if write else 'read'} token for {user}:")
+    typer.echo(token)
+
+
+@app.command("import")
+def import_(
+    local_dir: Path,
+    repo_id: str,
+    repo_type: Annotated[RepoType, typer.Option("--repo-type", help="model or dataset.")] = RepoType.MODEL,
+    data_dir: DataDir = None,
+) -> None:
+    """Commit a local folder as the main branch of a repo (created if missing)."""
+    from openmodelhub.services.errors import HubError  # noqa: PLC0415
+    from openmodelhub.services.importer import import_folder  # noqa: PLC0415
+
+    svc = open_services(data_dir)
+    try:
+        result, changed = import_folder(svc, local_dir, repo_id, repo_type)
+    except HubError as exc:
+        fail(exc.message)
+    typer.echo(f"{repo_id}: {'committed' if changed else 'unchanged at'} {result.oid}")
+
+
+@app.command()
+def export(
+    repo_id: str,
+    dest: Path,
+    repo_type: Annotated[RepoType, typer.Option("--repo-type", help="model or dataset.")] = RepoType.MODEL,
+    data_dir: DataDir = None,
+) -> None:
+    """Write a repo, with all its branches and tags, as a bare git repository at DEST."""
+    from openmodelhub.services.errors import HubError  # noqa: PLC0415
+    from openmodelhub.services.export import export_bare  # noqa: PLC0415
+
+    svc = open_services(data_dir)
+    repo = svc.repos.find(repo_type, repo_id)
+    if repo is None:
+        fail(f"no {repo_type.value} repo {repo_id}")
+    assert repo is not None
+    if dest.exists():
+        fail(f"{dest} already exists")
+    try:
+        count = export_bare(svc.hub, svc.git, svc.repos, repo, dest)
+    except HubError as exc:
+        fail(exc.message)
+    typer.echo(f"exported {count} objects to {dest}")
+
+
+@db_app.command("upgrade")
+def db_upgrade(data_dir: DataDir = None) -> None:
+    """Create or migrate the database schema to this version."""
+    open_services(data_dir, migrate=True)
+    typer.echo("database is up to date")
+
+
+def main() -> None:  # pragma: no cover - console entry point alternative
+    os.environ.setdefault("PYTHONUNBUFFERED", "1")
+    app()

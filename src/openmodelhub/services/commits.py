@@ -1,0 +1,322 @@
+"""Making commits: parse the NDJSON body, store verified bytes, build the tree, move the branch atomically."""
+
+import json
+from dataclasses import dataclass, field
+from typing import Any, BinaryIO
+
+from sqlalchemy import update
+from sqlalchemy.exc import IntegrityError
+
+from openmodelhub.db.models import Blob, Ref, Repo, RepoCommit
+from openmodelhub.protocol.digests import git_blob_sha1, lfs_pointer
+from openmodelhub.protocol.names import DEFAULT_BRANCH, NameError_, normalize_folder_path, validate_file_path
+from openmodelhub.protocol.timefmt import utcnow
+from openmodelhub.services.auth import Principal
+from openmodelhub.services.cards import card_facts
+from openmodelhub.services.errors import (
+    BadRequest,
+    ChecksumMismatch,
+    DuplicatePath,
+    InvalidPath,
+    LfsObjectNotFound,
+    NotSupported,
+    ParentCommitMismatch,
+    PayloadTooLarge,
+    SizeMismatch,
+)
+from openmodelhub.services.gitstore import GitStore
+from openmodelhub.services.hub import Hub
+from openmodelhub.services.ndjson import NdjsonError, NdjsonReader, base64_decoded_size, iter_base64
+from openmodelhub.services.repos import HEADS, RepoService, ensure_blob_rows
+from openmodelhub.services.trees import LfsRules, TreeBuilder, commit_message, make_commit
+from openmodelhub.storage import BlobInfo, ChecksumError
+
+MAX_CARD_BYTES = 1 << 20
+CAS_ATTEMPTS = 8
+
+
+@dataclass
+class AddFile:
+    path: str
+    blob: BlobInfo
+    sent_as_lfs: bool
+
+
+@dataclass
+class DeletePath:
+    path: str
+    folder: bool
+
+
+Operation = AddFile | DeletePath
+
+
+@dataclass
+class CommitRequest:
+    summary: str
+    description: str = ""
+    parent_commit: str | None = None
+    operations: list[Operation] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class CommitResult:
+    oid: str
+    branch: str
+
+
+def _check_path(path: Any) -> str:
+    if not isinstance(path, str):
+        raise InvalidPath("each operation needs a 'path' string")
+    try:
+        return validate_file_path(path)
+    except NameError_ as exc:
+        raise InvalidPath(str(exc)) from exc
+
+
+class CommitService:
+    def __init__(self, hub: Hub, git: GitStore, repos: RepoService) -> None:
+        self.hub = hub
+        self.git = git
+        self.repos = repos
+
+    # -- reading the wire format ---------------------------------------------------------------------------
+    def read_ndjson(self, body: BinaryIO) -> CommitRequest:
+        """Parse a commit body; regular file contents are stored (verified) in the blob store on the way."""
+        reader = NdjsonReader(body, self.hub.settings.tmp_dir)
+        request: CommitRequest | None = None
+        try:
+            for index, line in enumerate(reader):
+                if not isinstance(line, dict) or not isinstance(line.get("value"), dict):
+                    raise BadRequest(f"line {index + 1} of the commit body is not a {{key, value}} object")
+                key, value = line.get("key"), line["value"]
+                if index == 0:
+                    if key != "header":
+                        raise BadRequest("the first line of a commit body must be the 'header'")
+                    request = self._header(value)
+                    continue
+                assert request is not None
+                request.operations.append(self._operation(key, value))
+        except NdjsonError as exc:
+            raise BadRequest(f"malformed commit body: {exc}") from exc
+        finally:
+            reader.close()
+        if request is None:
+            raise BadRequest("empty commit body: expected a header line")
+        return request
+
+    @staticmethod
+    def _header(value: dict[str, Any]) -> CommitRequest:
+        summary = value.get("summary")
+        description = value.get("description") or ""
+        parent = value.get("parentCommit")
+        if not isinstance(summary, str) or not isinstance(description, str):
+            raise BadRequest("the header needs 'summary' and 'description' strings")
+        if parent is not None:
+            if not isinstance(parent, str) or not (5 <= len(parent) <= 40) or any(
+                c not in "0123456789abcdef" for c in parent.lower()
+            ):
+                raise BadRequest("'parentCommit' must be 5 to 40 hexadecimal characters")
+            parent = parent.lower()
+        return CommitRequest(summary=summary, description=description, parent_commit=parent)
+
+    def _operation(self, key: Any, value: dict[str, Any]) -> Operation:
+        if key == "file":
+            path = _check_path(value.get("path"))
+            if value.get("encoding", "base64") != "base64":
+                raise BadRequest(f"{path}: only base64 encoding is supported for file content")
+            content = value.get("content")
+            if not isinstance(content, str) and content.__class__.__name__ != "SpilledString":
+                raise BadRequest(f"{path}: 'content' must be a base64 string")
+            size = base64_decoded_size(content)
+            writer = self.hub.blobs.writer(size)
+            try:
+                for chunk in iter_base64(content):
+                    writer.write(chunk)
+                blob = writer.commit()
+            except ChecksumError as exc:
+                raise BadRequest(f"{path}: invalid base64 content ({exc})") from exc
+            finally:
+                writer.abort()
+            return AddFile(path=path, blob=blob, sent_as_lfs=False)
+        if key == "lfsFile":
+            path = _check_path(value.get("path"))
+            oid, size, algo = value.get("oid"), value.get("size"), value.get("algo", "sha256")
+            if algo != "sha256" or not isinstance(oid, str) or len(oid) != 64:
+                raise BadRequest(f"{path}: 'lfsFile' needs a sha256 'oid'")
+            if size is not None and (not isinstance(size, int) or size < 0):
+                raise BadRequest(f"{path}: 'size' must be a non-negative integer")
+            with self.hub.read() as s:
+                row = s.get(Blob, oid.lower())
+            if row is None or not self.hub.blobs.exists(row.sha256):
+                raise LfsObjectNotFound(f"{path}: LFS object {oid} has not been uploaded")
+            if size is not None and size != row.size:
+                raise SizeMismatch(f"{path}: LFS object {oid} has {row.size} bytes, the commit says {size}")
+            return AddFile(path=path, blob=BlobInfo(row.sha256, row.size, row.git_sha1), sent_as_lfs=True)
+        if key in ("deletedFile", "deletedFolder"):
+            path = value.get("path")
+            if not isinstance(path, str):
+                raise InvalidPath(f"'{key}' needs a 'path' string")
+            try:
+                path = normalize_folder_path(path) if key == "deletedFolder" else validate_file_path(path)
+            except NameError_ as exc:
+                raise InvalidPath(str(exc)) from exc
+            return DeletePath(path=path, folder=key == "deletedFolder")
+        raise BadRequest(f"unknown commit operation {key!r}")
+
+    # -- making the commit ---------------------------------------------------------------------------------
+    def create_commit(
+        self,
+        principal: Principal | None,
+        repo: Repo,
+        branch: str,
+        request: CommitRequest,
+        *,
+        create_pr: bool = False,
+        skip_if_unchanged: bool = False,
+    ) -> CommitResult:
+        """Apply `request` on top of `branch` and move it, atomically. With `skip_if_unchanged`, a commit that
+        would not change the tree is not made and the current head is returned."""
+        assert principal is not None
+        if create_pr:
+            raise NotSupported("Pull requests are not supported by this hub yet")
+        seen: set[tuple[str, bool]] = set()
+        for op in request.operations:
+            key = (op.path, isinstance(op, DeletePath) and op.folder)
+            if key in seen:
+                raise DuplicatePath(f"{op.path!r} appears more than once in this commit")
+            seen.add(key)
+        ref_name = branch if branch.startswith("refs/") else HEADS + branch
+        head = self.repos.branch_head(repo, branch)
+        if request.parent_commit and not head.startswith(request.parent_commit):
+            raise ParentCommitMismatch(
+                f"The branch {branch!r} is at {head}, not at the parent commit {request.parent_commit}: "
+                "someone else committed in between; fetch and retry"
+            )
+        message = commit_message(request.summary, request.description)
+        for _attempt in range(CAS_ATTEMPTS):
+            new_oid = self._try_commit(principal, repo, ref_name, head, message, request, skip_if_unchanged)
+            if new_oid is not None:
+                return CommitResult(oid=new_oid, branch=branch)
+            head = self.repos.branch_head(repo, branch)
+            if request.parent_commit:
+                raise ParentCommitMismatch(
+                    f"The branch {branch!r} moved to {head} while this commit was being made; fetch and retry"
+                )
+        raise ParentCommitMismatch(f"The branch {branch!r} is too busy; retry the commit")
+
+    def _try_commit(
+        self,
+        principal: Principal,
+        repo: Repo,
+        ref_name: str,
+        head: str,
+        message: str,
+        request: CommitRequest,
+        skip_if_unchanged: bool = False,
+    ) -> str | None:
+        """Build on `head` and move the ref if it is still there. None when someone else moved it first."""
+        base_tree = self.git.commit_tree(head)
+        builder = TreeBuilder(self.git, base_tree)
+        rules = LfsRules(self._gitattributes(builder, request))
+        threshold = self.hub.settings.lfs_size_threshold
+        blob_rows: list[tuple[BlobInfo, str, bool]] = []
+        for op in request.operations:
+            if isinstance(op, DeletePath):
+                (builder.delete_folder if op.folder else builder.delete_file)(op.path)
+                continue
+            as_lfs = op.sent_as_lfs or rules.is_lfs(op.path) or op.blob.size > threshold
+            oid = git_blob_sha1(lfs_pointer(op.blob.sha256, op.blob.size)) if as_lfs else op.blob.git_sha1
+            builder.set_file(op.path, oid)
+            blob_rows.append((op.blob, oid, as_lfs))
+        tree_oid, trees = builder.build()
+        if skip_if_unchanged and tree_oid == base_tree:
+            return head
+        self.git.remember(trees)
+        now = utcnow()
+        commit = make_commit(
+            tree=tree_oid,
+            parents=[head],
+            author=principal.name,
+            email=principal.email or f"{principal.name}@users.openmodelhub.local",
+            message=message,
+            when=now,
+        )
+        new_oid = commit.id.decode()
+        facts = None
+        if ref_name == HEADS + DEFAULT_BRANCH:
+            pending = {oid: blob.sha256 for blob, oid, _ in blob_rows}
+            facts = self._card_facts(tree_oid, repo, pending)
+        try:
+            with self.hub.write.begin() as s:
+                for blob, oid, as_lfs in blob_rows:
+                    ensure_blob_rows(s, blob.sha256, blob.size, blob.git_sha1, [(oid, as_lfs)])
+                self.git.add_objects(s, [*trees, commit])
+                moved = s.execute(
+                    update(Ref)
+                    .where(Ref.repo_id == repo.id, Ref.name == ref_name, Ref.target == head)
+                    .values(target=new_oid, updated_at=now.replace(tzinfo=None))
+                ).rowcount  # type: ignore[attr-defined]
+                if moved != 1:
+                    s.rollback()
+                    return None
+                s.add(RepoCommit(repo_id=repo.id, commit_oid=new_oid))
+                values: dict[str, Any] = {"last_modified": now.replace(tzinfo=None)}
+                if facts is not None:
+                    values.update(
+                        card_data=facts.card_data,
+                        tags=facts.tags,
+                        pipeline_tag=facts.pipeline_tag,
+                        library_name=facts.library_name,
+                    )
+                s.execute(update(Repo).where(Repo.id == repo.id).values(**values))
+        except IntegrityError:
+            return None  # a concurrent writer inserted the same rows first; rebuild and retry
+        return new_oid
+
+    def _gitattributes(self, builder: TreeBuilder, request: CommitRequest) -> str | None:
+        for op in reversed(request.operations):
+            if op.path == ".gitattributes" or (isinstance(op, DeletePath) and op.folder and op.path == ""):
+                if isinstance(op, DeletePath):
+                    return None
+                if op.blob.size > MAX_CARD_BYTES:
+                    return None
+                return self.hub.blobs.read_all(op.blob.sha256, MAX_CARD_BYTES).decode("utf-8", "replace")
+        return self._read_small(builder.get(".gitattributes"))
+
+    def _read_small(self, found: tuple[int, str] | None, pending: dict[str, str] | None = None) -> str | None:
+        """Text of a small file given its tree entry; `pending` maps blob ids of this commit to sha256."""
+        if found is None:
+            return None
+        sha256 = (pending or {}).get(found[1])
+        if sha256 is None:
+            meta = self.git.blob_metas([found[1]]).get(found[1])
+            if meta is None:
+                return None
+            sha256 = meta.sha256
+        try:
+            return self.hub.blobs.read_all(sha256, MAX_CARD_BYTES).decode("utf-8", "replace")
+        except ValueError:
+            return None
+
+    def _card_facts(self, tree_oid: str, repo: Repo, pending: dict[str, str]) -> Any:
+        readme = self._read_small(_file_at(self.git, tree_oid, "README.md"), pending)
+        config_text = (
+            self._read_small(_file_at(self.git, tree_oid, "config.json"), pending) if repo.type == "model" else None
+        )
+        config = None
+        if config_text:
+            try:
+                loaded = json.loads(config_text)
+                config = loaded if isinstance(loaded, dict) else None
+            except ValueError:
+                config = None
+        return card_facts(readme, config)
+
+
+def _file_at(git: GitStore, tree_oid: str, path: str) -> tuple[int, str] | None:
+    entry = git.lookup(tree_oid, path)
+    if entry is None or entry.is_dir:
+        return None
+    return entry.mode, entry.oid
+

@@ -1,0 +1,28 @@
+"""All services of one hub, wired together once per process."""
+
+from openmodelhub.services.auth import AuthService
+from openmodelhub.services.commits import CommitService
+from openmodelhub.services.files import FileService
+from openmodelhub.services.gitstore import GitStore
+from openmodelhub.services.hub import Hub
+from openmodelhub.services.repos import RepoService
+from openmodelhub.services.uploads import UploadService
+from openmodelhub.settings import Settings
+
+
+class Services:
+    def __init__(self, hub: Hub) -> None:
+        self.hub = hub
+        self.git = GitStore(hub.read)
+        self.auth = AuthService(hub)
+        self.repos = RepoService(hub, self.git, self.auth)
+        self.commits = CommitService(hub, self.git, self.repos)
+        self.files = FileService(hub, self.git, self.repos)
+        self.uploads = UploadService(hub, self.git, self.repos)
+
+    @classmethod
+    def open(cls, settings: Settings, *, migrate: bool = True) -> "Services":
+        return cls(Hub.open(settings, migrate=migrate))
+
+    def close(self) -> None:
+        self.hub.close()

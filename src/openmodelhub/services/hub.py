@@ -1,0 +1,62 @@
+"""The hub's wiring: settings, database, blob store and caches, built once per process."""
+
+import secrets
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from openmodelhub.db import engine as dbengine
+from openmodelhub.settings import Settings
+from openmodelhub.storage import BlobStore, LocalBlobStore
+
+
+def _load_secret(path: Path) -> bytes:
+    """A per-data-dir secret used to sign self-authorising upload URLs."""
+    try:
+        return bytes.fromhex(path.read_text().strip())
+    except FileNotFoundError:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text(secrets.token_hex(32))
+        try:
+            path.hardlink_to(tmp)  # fails if another process won the race: then read theirs
+        except FileExistsError:
+            pass
+        tmp.unlink(missing_ok=True)
+        return bytes.fromhex(path.read_text().strip())
+
+
+@dataclass
+class Hub:
+    settings: Settings
+    engine: Engine
+    read: sessionmaker[Session]
+    write: sessionmaker[Session]
+    blobs: BlobStore
+    secret: bytes
+    _services: dict[str, object] = field(default_factory=dict)
+
+    @classmethod
+    def open(cls, settings: Settings, *, migrate: bool = True) -> "Hub":
+        """Open (and by default create or migrate) the hub stored under `settings.data_dir`."""
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        settings.tmp_dir.mkdir(parents=True, exist_ok=True)
+        engine = dbengine.make_engine(settings.resolved_database_url)
+        if migrate:
+            dbengine.upgrade(engine)
+        dbengine.check_schema(engine)
+        read, write = dbengine.session_factories(engine)
+        blobs = LocalBlobStore(settings.blob_dir)
+        return cls(
+            settings=settings,
+            engine=engine,
+            read=read,
+            write=write,
+            blobs=blobs,
+            secret=_load_secret(settings.data_dir / "secret.key"),
+        )
+
+    def close(self) -> None:
+        self.engine.dispose()

@@ -1,0 +1,3 @@
+from openmodelhub.cli.main import app
+
+app(prog_name="omh")

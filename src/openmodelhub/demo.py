@@ -21,14 +21,14 @@ def minilm_dir() -> Path:
 
 
 def main(argv: list[str]) -> None:
-    import argparse  # noqa: PLC0415
+    import argparse
 
-    import uvicorn  # noqa: PLC0415
+    import uvicorn
 
-    from openmodelhub.api.app import create_app  # noqa: PLC0415
-    from openmodelhub.cli.main import load_settings  # noqa: PLC0415
-    from openmodelhub.services.container import Services  # noqa: PLC0415
-    from openmodelhub.services.importer import import_folder  # noqa: PLC0415
+    from openmodelhub.api.app import create_app
+    from openmodelhub.cli.main import load_settings
+    from openmodelhub.services.container import Services
+    from openmodelhub.services.importer import import_folder
 
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--data-dir", type=Path, default=None)

@@ -47,7 +47,11 @@ def _header_safe(message: str) -> str:
 
 
 def error_response(
-    status: int, code: str, message: str, headers: dict[str, str] | None = None, extra: dict[str, Any] | None = None
+    status: int,
+    code: str,
+    message: str,
+    headers: dict[str, str] | None = None,
+    extra: dict[str, Any] | None = None,
 ) -> Response:
     body: dict[str, Any] = {"error": message}
     if extra:
@@ -59,17 +63,13 @@ def error_response(
 
 
 def hub_error_response(request: Request, exc: e.HubError) -> Response:
-    for cls, status, code in _MAP:
-        if isinstance(exc, cls):
-            break
-    else:
-        status, code = 400, codes.BAD_REQUEST
+    status, code = next(((s, c) for cls, s, c in _MAP if isinstance(exc, cls)), (400, codes.BAD_REQUEST))
     headers: dict[str, str] = {}
     extra: dict[str, Any] = {}
     if isinstance(exc, e.EntryNotFound) and exc.commit:
         headers["X-Repo-Commit"] = exc.commit
     if isinstance(exc, e.RepoExists):
-        from openmodelhub.api.common import repo_url  # noqa: PLC0415 - avoids an import cycle
+        from openmodelhub.api.common import repo_url
 
         extra["url"] = repo_url(request, exc.repo_type, exc.repo_id)
     return error_response(status, code, exc.message, headers, extra)
@@ -77,4 +77,6 @@ def hub_error_response(request: Request, exc: e.HubError) -> Response:
 
 def internal_error_response(request: Request, exc: Exception) -> Response:
     log.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
-    return error_response(500, codes.INTERNAL_ERROR, "Internal server error; the request did not change anything")
+    return error_response(
+        500, codes.INTERNAL_ERROR, "Internal server error; the request did not change anything"
+    )

@@ -1,8 +1,8 @@
 """Routing on the raw, still percent-encoded request path.
 
-Revisions arrive percent-encoded in one segment (`refs%2Fpr%2F1`), so the decoded path that Starlette routes on
-cannot tell a revision containing '/' from a revision followed by a file path. We split the raw path on '/'
-first and decode each segment on its own (percent-decoding only; '+' stays '+').
+Revisions arrive percent-encoded in one segment (`refs%2Fpr%2F1`), so the decoded path that Starlette
+routes on cannot tell a revision containing '/' from a revision followed by a file path. We split the raw
+path on '/' first and decode each segment on its own (percent-decoding only; '+' stays '+').
 """
 
 from dataclasses import dataclass, field

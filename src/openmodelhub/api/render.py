@@ -48,9 +48,17 @@ def tree_entry(item: TreeItem, last_commit: CommitInfo | None = None) -> dict[st
     else:
         out = {"type": "file", "oid": e.oid, "size": item.meta.size, "path": e.path}
         if item.meta.is_lfs:
-            out["lfs"] = {"oid": item.meta.sha256, "size": item.meta.size, "pointerSize": item.meta.pointer_size}
+            out["lfs"] = {
+                "oid": item.meta.sha256,
+                "size": item.meta.size,
+                "pointerSize": item.meta.pointer_size,
+            }
     if last_commit is not None:
-        out["lastCommit"] = {"id": last_commit.oid, "title": last_commit.title, "date": iso_z(last_commit.date)}
+        out["lastCommit"] = {
+            "id": last_commit.oid,
+            "title": last_commit.title,
+            "date": iso_z(last_commit.date),
+        }
     return out
 
 
@@ -64,7 +72,9 @@ def commit_json(c: CommitInfo) -> dict[str, Any]:
     }
 
 
-def repo_json(svc: Services, repo: Repo, commit: str | None, fields: set[str], *, blobs: bool = False) -> dict[str, Any]:
+def repo_json(
+    svc: Services, repo: Repo, commit: str | None, fields: set[str], *, blobs: bool = False
+) -> dict[str, Any]:
     """Repo info with only `fields` (plus the id fields), computing each only when asked for."""
     repo_id = f"{repo.namespace}/{repo.name}"
     out: dict[str, Any] = {"_id": f"{repo.id:024x}", "id": repo_id}

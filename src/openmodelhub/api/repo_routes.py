@@ -199,7 +199,9 @@ async def preupload(request: Request, p: RepoPath) -> Response:
     _, repo = await _repo(request, p, write=True)
     revision = _one_arg(p, "revision")
     body = await read_json(request)
-    files = await run_in_threadpool(svc.uploads.preupload, repo, revision, body.get("files"), body.get("gitIgnore"))
+    files = await run_in_threadpool(
+        svc.uploads.preupload, repo, revision, body.get("files"), body.get("gitIgnore")
+    )
     return JSON({"files": files, "commitOid": await run_in_threadpool(svc.repos.resolve, repo, revision)})
 
 
@@ -231,7 +233,14 @@ async def commit(request: Request, p: RepoPath) -> Response:
 
         result = await run_in_threadpool(run)
     url = repo_url(request, repo.type, f"{repo.namespace}/{repo.name}")
-    return JSON({"success": True, "commitOid": result.oid, "commitUrl": f"{url}/commit/{result.oid}", "hookOutput": ""})
+    return JSON(
+        {
+            "success": True,
+            "commitOid": result.oid,
+            "commitUrl": f"{url}/commit/{result.oid}",
+            "hookOutput": "",
+        }
+    )
 
 
 async def not_supported(request: Request, p: RepoPath) -> Response:
@@ -284,7 +293,9 @@ def _media_type(path: str) -> str:
     lower = path.lower()
     if lower.endswith(".json"):
         return "application/json"
-    if lower.endswith((".md", ".txt", ".csv", ".py", ".yaml", ".yml", ".jsonl", ".gitattributes", ".gitignore")):
+    if lower.endswith(
+        (".md", ".txt", ".csv", ".py", ".yaml", ".yml", ".jsonl", ".gitattributes", ".gitignore")
+    ):
         return "text/plain; charset=utf-8"
     return "application/octet-stream"
 
@@ -299,7 +310,7 @@ async def lfs(request: Request, p: RepoPath) -> Response:
         return JSON({"success": True}, media_type="application/vnd.git-lfs+json")
     body = await read_json(request)
     operation = body.get("operation")
-    who, repo = await _repo(request, p, write=operation == "upload")
+    _, repo = await _repo(request, p, write=operation == "upload")
     url = repo_url(request, repo.type, f"{repo.namespace}/{repo.name}")
     data = await run_in_threadpool(
         svc.uploads.batch, url, base_url(request), operation, body.get("objects"), body.get("transfers")

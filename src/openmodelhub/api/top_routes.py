@@ -1,4 +1,5 @@
-"""Endpoints outside a repo's path: identity, card validation, repo create/delete/move, listings, LFS transfers."""
+"""Endpoints outside a repo's path: identity, card validation, repo create/delete/move, listings and LFS
+transfers."""
 
 import hashlib
 import os
@@ -61,7 +62,7 @@ async def whoami(request: Request) -> Response:
 
 
 def _parse_iso(text: str) -> Any:
-    from datetime import datetime  # noqa: PLC0415
+    from datetime import datetime
 
     return datetime.fromisoformat(text)
 
@@ -78,7 +79,10 @@ async def validate_yaml(request: Request) -> Response:
             400,
             codes.BAD_REQUEST,
             message,
-            extra={"errors": [{"message": m} for m in errors], "warnings": [{"message": m} for m in warnings]},
+            extra={
+                "errors": [{"message": m} for m in errors],
+                "warnings": [{"message": m} for m in warnings],
+            },
         )
     return JSON({"errors": [], "warnings": [{"message": m} for m in warnings]})
 
@@ -195,12 +199,13 @@ async def agent_harnesses(request: Request) -> Response:
     return JSON({"standardEnvVars": [], "harnesses": {}})
 
 
-# -- LFS transfers (self-authorising signed URLs) -------------------------------------------------------------
+# -- LFS transfers (self-authorising signed URLs) --------------------------------------------------------
 async def lfs_put(request: Request) -> Response:
     svc = services(request)
     oid, size_text = request.path_params["oid"], request.path_params["size"]
-    svc.uploads.check_signature("put", f"{oid}:{size_text}", request.query_params.get("exp"),
-                                request.query_params.get("sig"))
+    svc.uploads.check_signature(
+        "put", f"{oid}:{size_text}", request.query_params.get("exp"), request.query_params.get("sig")
+    )
     size = int(size_text)
     writer = svc.uploads.object_writer(oid, size)
     try:
@@ -225,8 +230,9 @@ async def lfs_get(request: Request) -> Response:
 async def lfs_part(request: Request) -> Response:
     svc = services(request)
     upload_id, part = request.path_params["upload_id"], int(request.path_params["part"])
-    svc.uploads.check_signature("part", f"{upload_id}:{part}", request.query_params.get("exp"),
-                                request.query_params.get("sig"))
+    svc.uploads.check_signature(
+        "part", f"{upload_id}:{part}", request.query_params.get("exp"), request.query_params.get("sig")
+    )
     up = await run_in_threadpool(svc.uploads.multipart_upload, upload_id)
     expected = svc.uploads.expected_part_size(up, part)
     final = svc.uploads.part_path(upload_id, part)
@@ -259,8 +265,9 @@ async def lfs_part(request: Request) -> Response:
 async def lfs_complete(request: Request) -> Response:
     svc = services(request)
     upload_id = request.path_params["upload_id"]
-    svc.uploads.check_signature("complete", upload_id, request.query_params.get("exp"),
-                                request.query_params.get("sig"))
+    svc.uploads.check_signature(
+        "complete", upload_id, request.query_params.get("exp"), request.query_params.get("sig")
+    )
     body = await read_json(request)
     await run_in_threadpool(svc.uploads.complete_multipart, upload_id, body.get("parts"))
     return JSON({"success": True})

@@ -10,7 +10,9 @@ import typer
 from openmodelhub.protocol.names import RepoType
 from openmodelhub.settings import Settings
 
-app = typer.Typer(help="OpenModelHub: a self-hostable hub for open models and datasets.", no_args_is_help=True)
+app = typer.Typer(
+    help="OpenModelHub: a self-hostable hub for open models and datasets.", no_args_is_help=True
+)
 user_app = typer.Typer(help="Manage users.", no_args_is_help=True)
 token_app = typer.Typer(help="Manage API tokens.", no_args_is_help=True)
 db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
@@ -32,7 +34,7 @@ def load_settings(data_dir: Path | None) -> Settings:
 
 
 def open_services(data_dir: Path | None, *, migrate: bool = True):  # type: ignore[no-untyped-def]
-    from openmodelhub.services.container import Services  # noqa: PLC0415 - keep `omh --help` fast
+    from openmodelhub.services.container import Services
 
     return Services.open(load_settings(data_dir), migrate=migrate)
 
@@ -50,16 +52,18 @@ def serve(
     log_level: Annotated[str, typer.Option(help="uvicorn log level.")] = "info",
 ) -> None:
     """Serve the hub over HTTP (creates and migrates the data directory on first start)."""
-    import uvicorn  # noqa: PLC0415
+    import uvicorn
 
-    from openmodelhub.api.app import create_app  # noqa: PLC0415
-    from openmodelhub.storage import LocalBlobStore  # noqa: PLC0415
+    from openmodelhub.api.app import create_app
+    from openmodelhub.storage import LocalBlobStore
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     svc = open_services(data_dir)
     if isinstance(svc.hub.blobs, LocalBlobStore):
         svc.hub.blobs.clean_staging()
-    typer.echo(f"OpenModelHub serving {svc.hub.settings.data_dir.resolve()} at http://{host}:{port}", err=True)
+    typer.echo(
+        f"OpenModelHub serving {svc.hub.settings.data_dir.resolve()} at http://{host}:{port}", err=True
+    )
     uvicorn.run(create_app(svc), host=host, port=port, log_level=log_level, access_log=False)
 
 
@@ -70,7 +74,7 @@ def user_create(
     data_dir: DataDir = None,
 ) -> None:
     """Create a user."""
-    from openmodelhub.services.errors import HubError  # noqa: PLC0415
+    from openmodelhub.services.errors import HubError
 
     svc = open_services(data_dir)
     try:
@@ -88,7 +92,7 @@ def token_create(
     data_dir: DataDir = None,
 ) -> None:
     """Create an API token; the token is printed alone on the last line."""
-    from openmodelhub.services.errors import HubError  # noqa: PLC0415
+    from openmodelhub.services.errors import HubError
 
     svc = open_services(data_dir)
     try:
@@ -107,8 +111,8 @@ def import_(
     data_dir: DataDir = None,
 ) -> None:
     """Commit a local folder as the main branch of a repo (created if missing)."""
-    from openmodelhub.services.errors import HubError  # noqa: PLC0415
-    from openmodelhub.services.importer import import_folder  # noqa: PLC0415
+    from openmodelhub.services.errors import HubError
+    from openmodelhub.services.importer import import_folder
 
     svc = open_services(data_dir)
     try:
@@ -126,8 +130,8 @@ def export(
     data_dir: DataDir = None,
 ) -> None:
     """Write a repo, with all its branches and tags, as a bare git repository at DEST."""
-    from openmodelhub.services.errors import HubError  # noqa: PLC0415
-    from openmodelhub.services.export import export_bare  # noqa: PLC0415
+    from openmodelhub.services.errors import HubError
+    from openmodelhub.services.export import export_bare
 
     svc = open_services(data_dir)
     repo = svc.repos.find(repo_type, repo_id)

@@ -92,4 +92,6 @@ def check_schema(engine: Engine) -> None:
             f"the database schema ({current}) is newer than this version of OpenModelHub knows; "
             "upgrade the software"
         )
-    raise SchemaError(f"the database schema is at {current or 'nothing'}, expected {head}: run `omh db upgrade`")
+    raise SchemaError(
+        f"the database schema is at {current or 'nothing'}, expected {head}: run `omh db upgrade`"
+    )

@@ -38,8 +38,8 @@ def parse_lfs_pointer(data: bytes) -> tuple[str, int] | None:
 class StreamingDigest:
     """sha256 of the content and its git blob id, computed in one pass.
 
-    A git blob id hashes the length first, so the size must be known before the bytes arrive; every upload path
-    knows it (LFS batch announces it, base64 length gives it). `size` counts what really came.
+    A git blob id hashes the length first, so the size must be known before the bytes arrive; every upload
+    path knows it (LFS batch announces it, base64 length gives it). `size` counts what really came.
     """
 
     def __init__(self, expected_size: int) -> None:

@@ -120,9 +120,9 @@ class AuthService:
             principal = cached[1]
         else:
             with self.hub.read() as s:
-                row = s.execute(select(Token, User).join(User, User.id == Token.user_id).where(
-                    Token.token_hash == key
-                )).first()
+                row = s.execute(
+                    select(Token, User).join(User, User.id == Token.user_id).where(Token.token_hash == key)
+                ).first()
             if row is None:
                 raise InvalidCredentials("Invalid credentials in Authorization header")
             tok, user = row
@@ -148,7 +148,9 @@ class AuthService:
             self._last_used[user_id] = now
         with self.hub.write.begin() as s:
             s.execute(
-                update(Token).where(Token.token_hash == token_hash).values(last_used_at=utcnow().replace(tzinfo=None))
+                update(Token)
+                .where(Token.token_hash == token_hash)
+                .values(last_used_at=utcnow().replace(tzinfo=None))
             )
 
     # -- authorization: the single place that decides who may do what -------------------------------------

@@ -8,25 +8,29 @@ from sqlalchemy import update
 from sqlalchemy.exc import IntegrityError
 
 from openmodelhub.db.models import Blob, Ref, Repo, RepoCommit
-from openmodelhub.protocol.digests import git_blob_sha1, lfs_pointer
+from openmodelhub.protocol.digests import HEX64, git_blob_sha1, lfs_pointer
 from openmodelhub.protocol.names import DEFAULT_BRANCH, NameError_, normalize_folder_path, validate_file_path
 from openmodelhub.protocol.timefmt import utcnow
 from openmodelhub.services.auth import Principal
 from openmodelhub.services.cards import card_facts
 from openmodelhub.services.errors import (
     BadRequest,
-    ChecksumMismatch,
     DuplicatePath,
     InvalidPath,
     LfsObjectNotFound,
     NotSupported,
     ParentCommitMismatch,
-    PayloadTooLarge,
     SizeMismatch,
 )
 from openmodelhub.services.gitstore import GitStore
 from openmodelhub.services.hub import Hub
-from openmodelhub.services.ndjson import NdjsonError, NdjsonReader, base64_decoded_size, iter_base64
+from openmodelhub.services.ndjson import (
+    NdjsonError,
+    NdjsonReader,
+    SpilledString,
+    base64_decoded_size,
+    iter_base64,
+)
 from openmodelhub.services.repos import HEADS, RepoService, ensure_blob_rows
 from openmodelhub.services.trees import LfsRules, TreeBuilder, commit_message, make_commit
 from openmodelhub.storage import BlobInfo, ChecksumError
@@ -113,8 +117,10 @@ class CommitService:
         if not isinstance(summary, str) or not isinstance(description, str):
             raise BadRequest("the header needs 'summary' and 'description' strings")
         if parent is not None:
-            if not isinstance(parent, str) or not (5 <= len(parent) <= 40) or any(
-                c not in "0123456789abcdef" for c in parent.lower()
+            if (
+                not isinstance(parent, str)
+                or not (5 <= len(parent) <= 40)
+                or any(c not in "0123456789abcdef" for c in parent.lower())
             ):
                 raise BadRequest("'parentCommit' must be 5 to 40 hexadecimal characters")
             parent = parent.lower()
@@ -122,47 +128,58 @@ class CommitService:
 
     def _operation(self, key: Any, value: dict[str, Any]) -> Operation:
         if key == "file":
-            path = _check_path(value.get("path"))
-            if value.get("encoding", "base64") != "base64":
-                raise BadRequest(f"{path}: only base64 encoding is supported for file content")
-            content = value.get("content")
-            if not isinstance(content, str) and content.__class__.__name__ != "SpilledString":
-                raise BadRequest(f"{path}: 'content' must be a base64 string")
-            size = base64_decoded_size(content)
-            writer = self.hub.blobs.writer(size)
-            try:
-                for chunk in iter_base64(content):
-                    writer.write(chunk)
-                blob = writer.commit()
-            except ChecksumError as exc:
-                raise BadRequest(f"{path}: invalid base64 content ({exc})") from exc
-            finally:
-                writer.abort()
-            return AddFile(path=path, blob=blob, sent_as_lfs=False)
+            return self._file(value)
         if key == "lfsFile":
-            path = _check_path(value.get("path"))
-            oid, size, algo = value.get("oid"), value.get("size"), value.get("algo", "sha256")
-            if algo != "sha256" or not isinstance(oid, str) or len(oid) != 64:
-                raise BadRequest(f"{path}: 'lfsFile' needs a sha256 'oid'")
-            if size is not None and (not isinstance(size, int) or size < 0):
-                raise BadRequest(f"{path}: 'size' must be a non-negative integer")
-            with self.hub.read() as s:
-                row = s.get(Blob, oid.lower())
-            if row is None or not self.hub.blobs.exists(row.sha256):
-                raise LfsObjectNotFound(f"{path}: LFS object {oid} has not been uploaded")
-            if size is not None and size != row.size:
-                raise SizeMismatch(f"{path}: LFS object {oid} has {row.size} bytes, the commit says {size}")
-            return AddFile(path=path, blob=BlobInfo(row.sha256, row.size, row.git_sha1), sent_as_lfs=True)
+            return self._lfs_file(value)
         if key in ("deletedFile", "deletedFolder"):
-            path = value.get("path")
-            if not isinstance(path, str):
-                raise InvalidPath(f"'{key}' needs a 'path' string")
-            try:
-                path = normalize_folder_path(path) if key == "deletedFolder" else validate_file_path(path)
-            except NameError_ as exc:
-                raise InvalidPath(str(exc)) from exc
-            return DeletePath(path=path, folder=key == "deletedFolder")
+            return self._deletion(value, folder=key == "deletedFolder")
         raise BadRequest(f"unknown commit operation {key!r}")
+
+    def _file(self, value: dict[str, Any]) -> AddFile:
+        """A regular file: its base64 content is decoded in chunks straight into the blob store."""
+        path = _check_path(value.get("path"))
+        if value.get("encoding", "base64") != "base64":
+            raise BadRequest(f"{path}: only base64 encoding is supported for file content")
+        content = value.get("content")
+        if not isinstance(content, str | SpilledString):
+            raise BadRequest(f"{path}: 'content' must be a base64 string")
+        writer = self.hub.blobs.writer(base64_decoded_size(content))
+        try:
+            for chunk in iter_base64(content):
+                writer.write(chunk)
+            blob = writer.commit()
+        except ChecksumError as exc:
+            raise BadRequest(f"{path}: invalid base64 content ({exc})") from exc
+        finally:
+            writer.abort()
+        return AddFile(path=path, blob=blob, sent_as_lfs=False)
+
+    def _lfs_file(self, value: dict[str, Any]) -> AddFile:
+        """An LFS file: accepted only when its object was uploaded and verified before."""
+        path = _check_path(value.get("path"))
+        oid, size, algo = value.get("oid"), value.get("size"), value.get("algo", "sha256")
+        if algo != "sha256" or not isinstance(oid, str) or not HEX64.match(oid.lower()):
+            raise BadRequest(f"{path}: 'lfsFile' needs a sha256 'oid'")
+        if size is not None and (not isinstance(size, int) or isinstance(size, bool) or size < 0):
+            raise BadRequest(f"{path}: 'size' must be a non-negative integer")
+        with self.hub.read() as s:
+            row = s.get(Blob, oid.lower())
+        if row is None or not self.hub.blobs.exists(row.sha256):
+            raise LfsObjectNotFound(f"{path}: LFS object {oid} has not been uploaded")
+        if size is not None and size != row.size:
+            raise SizeMismatch(f"{path}: LFS object {oid} has {row.size} bytes, the commit says {size}")
+        return AddFile(path=path, blob=BlobInfo(row.sha256, row.size, row.git_sha1), sent_as_lfs=True)
+
+    @staticmethod
+    def _deletion(value: dict[str, Any], *, folder: bool) -> DeletePath:
+        raw = value.get("path")
+        if not isinstance(raw, str):
+            raise InvalidPath("a deletion needs a 'path' string")
+        try:
+            path = normalize_folder_path(raw) if folder else validate_file_path(raw)
+        except NameError_ as exc:
+            raise InvalidPath(str(exc)) from exc
+        return DeletePath(path=path, folder=folder)
 
     # -- making the commit ---------------------------------------------------------------------------------
     def create_commit(
@@ -302,7 +319,9 @@ class CommitService:
     def _card_facts(self, tree_oid: str, repo: Repo, pending: dict[str, str]) -> Any:
         readme = self._read_small(_file_at(self.git, tree_oid, "README.md"), pending)
         config_text = (
-            self._read_small(_file_at(self.git, tree_oid, "config.json"), pending) if repo.type == "model" else None
+            self._read_small(_file_at(self.git, tree_oid, "config.json"), pending)
+            if repo.type == "model"
+            else None
         )
         config = None
         if config_text:
@@ -319,4 +338,3 @@ def _file_at(git: GitStore, tree_oid: str, path: str) -> tuple[int, str] | None:
     if entry is None or entry.is_dir:
         return None
     return entry.mode, entry.oid
-

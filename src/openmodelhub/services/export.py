@@ -6,7 +6,8 @@ LFS files are exported as pointer files, exactly as git-lfs keeps them in git.
 from pathlib import Path
 
 from dulwich.objects import Blob as GitBlobObject
-from dulwich.objects import Commit
+from dulwich.objects import Commit, ObjectID
+from dulwich.refs import Ref
 from dulwich.repo import Repo as GitRepo
 
 from openmodelhub.db.models import Repo
@@ -64,6 +65,6 @@ def export_bare(hub: Hub, git: GitStore, repos: RepoService, repo: Repo, dest: P
     for ref in refs:
         add_commit(ref.target)
     for ref in refs:
-        target.refs[ref.name.encode()] = ref.target.encode()
-    target.refs.set_symbolic_ref(b"HEAD", b"refs/heads/main")
+        target.refs[Ref(ref.name.encode())] = ObjectID(ref.target.encode())
+    target.refs.set_symbolic_ref(Ref(b"HEAD"), Ref(b"refs/heads/main"))
     return len(seen)

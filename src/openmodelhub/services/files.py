@@ -59,9 +59,7 @@ class FileService:
             raise ObjectMissing(f"blob {entry.oid} of {path} is not recorded")
         return ResolvedFile(commit=commit, path=path, meta=meta)
 
-    def list_tree(
-        self, repo: Repo, revision: str, path: str, recursive: bool
-    ) -> tuple[str, list[TreeItem]]:
+    def list_tree(self, repo: Repo, revision: str, path: str, recursive: bool) -> tuple[str, list[TreeItem]]:
         commit = self.repos.resolve(repo, revision)
         try:
             folder = normalize_folder_path(path)

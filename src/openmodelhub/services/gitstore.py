@@ -123,9 +123,7 @@ class GitStore:
         pending = {o.id.decode(): o for o in objects}
         if not pending:
             return
-        existing = set(
-            session.scalars(select(GitObject.oid).where(GitObject.oid.in_(list(pending)))).all()
-        )
+        existing = set(session.scalars(select(GitObject.oid).where(GitObject.oid.in_(list(pending)))).all())
         for oid, obj in pending.items():
             if oid not in existing:
                 session.add(GitObject(oid=oid, type=obj.type_name.decode(), data=obj.as_raw_string()))

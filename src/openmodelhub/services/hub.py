@@ -1,5 +1,6 @@
 """The hub's wiring: settings, database, blob store and caches, built once per process."""
 
+import contextlib
 import secrets
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,10 +21,8 @@ def _load_secret(path: Path) -> bytes:
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_suffix(".tmp")
         tmp.write_text(secrets.token_hex(32))
-        try:
-            path.hardlink_to(tmp)  # fails if another process won the race: then read theirs
-        except FileExistsError:
-            pass
+        with contextlib.suppress(FileExistsError):  # another process won the race: read theirs
+            path.hardlink_to(tmp)
         tmp.unlink(missing_ok=True)
         return bytes.fromhex(path.read_text().strip())
 

@@ -11,14 +11,21 @@ from openmodelhub.services.errors import BadRequest
 from openmodelhub.services.repos import parse_repo_id
 
 
-def import_folder(svc: Services, local_dir: Path, repo_id: str, repo_type: RepoType) -> tuple[CommitResult, bool]:
+def import_folder(
+    svc: Services, local_dir: Path, repo_id: str, repo_type: RepoType
+) -> tuple[CommitResult, bool]:
     """Make `main` hold exactly the files of `local_dir`. Returns (result, changed)."""
     if not local_dir.is_dir():
         raise BadRequest(f"{local_dir} is not a folder")
     rid = parse_repo_id(repo_id)
     user = svc.auth.ensure_user(rid.namespace)
     actor = Principal(
-        user_id=user.id, name=user.name, is_admin=False, role="write", token_name="omh import", token_created_at="",
+        user_id=user.id,
+        name=user.name,
+        is_admin=False,
+        role="write",
+        token_name="omh import",
+        token_created_at="",
         email=user.email,
     )
     repo = svc.repos.find(repo_type, repo_id)

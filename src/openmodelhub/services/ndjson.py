@@ -11,7 +11,7 @@ import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import IO, Any, BinaryIO
 
 MAX_DEPTH = 32
 MAX_KEY_BYTES = 1 << 16
@@ -161,7 +161,7 @@ class _Parser:
         self.pos += 1  # opening quote
         chunks: list[bytes] = []
         held = 0
-        sink: BinaryIO | None = None
+        sink: IO[bytes] | None = None
         spilled: SpilledString | None = None
         try:
             while True:
@@ -196,6 +196,7 @@ class _Parser:
                         sink = tmp
                         spilled = SpilledString(Path(tmp.name), 0)
                         self.spilled.append(spilled)
+                    assert sink is not None
                     for chunk in chunks:
                         sink.write(chunk)
                     assert spilled is not None

@@ -191,15 +191,23 @@ class RepoService:
         target = parse_repo_id(to_id)
         self.auth.require_write(principal, target.namespace)
         if self.find(repo_type, to_id) is not None:
-            raise RepoExists(f"A {repo_type.value} repo {to_id} already exists", repo_type=repo_type.value,
-                             repo_id=to_id)
+            raise RepoExists(
+                f"A {repo_type.value} repo {to_id} already exists", repo_type=repo_type.value, repo_id=to_id
+            )
         with self.hub.write.begin() as s:
-            s.execute(update(Repo).where(Repo.id == repo.id).values(namespace=target.namespace, name=target.name))
+            s.execute(
+                update(Repo).where(Repo.id == repo.id).values(namespace=target.namespace, name=target.name)
+            )
         repo.namespace, repo.name = target.namespace, target.name
         return repo
 
     def update_settings(
-        self, principal: Principal | None, repo_type: RepoType, repo_id: str, *, private: bool | None,
+        self,
+        principal: Principal | None,
+        repo_type: RepoType,
+        repo_id: str,
+        *,
+        private: bool | None,
         gated: str | bool | None,
     ) -> None:
         repo = self.get_writable(principal, repo_type, repo_id)
@@ -212,7 +220,7 @@ class RepoService:
             elif gated in ("auto", "manual"):
                 values["gated"] = gated
             else:
-                raise BadRequest("'gated' must be false, \"auto\" or \"manual\"")
+                raise BadRequest('\'gated\' must be false, "auto" or "manual"')
         if not values:
             raise BadRequest("nothing to update: send 'visibility', 'private' or 'gated'")
         with self.hub.write.begin() as s:
@@ -232,9 +240,7 @@ class RepoService:
         if not revision:
             raise InvalidRevision("empty revision")
         with self.hub.read() as s:
-            candidates = (
-                [revision] if revision.startswith("refs/") else [HEADS + revision, TAGS + revision]
-            )
+            candidates = [revision] if revision.startswith("refs/") else [HEADS + revision, TAGS + revision]
             for name in candidates:
                 ref = self._ref(s, repo, name)
                 if ref is not None:

@@ -4,7 +4,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 import pathspec
-from dulwich.objects import Commit, Tree
+from dulwich.objects import Commit, ObjectID, Tree
 
 from openmodelhub.services.errors import EntryNotFound, PathConflict
 from openmodelhub.services.gitstore import MODE_DIR, MODE_FILE, GitStore
@@ -127,7 +127,7 @@ class TreeBuilder:
                         continue
                 else:
                     oid = value
-                tree.add(name.encode(), mode, oid.encode())
+                tree.add(name.encode(), mode, ObjectID(oid.encode()))
             if not tree.items() and d is not self._root:
                 return None
             new_trees.append(tree)
@@ -142,8 +142,8 @@ def make_commit(
     *, tree: str, parents: list[str], author: str, email: str, message: str, when: datetime
 ) -> Commit:
     c = Commit()
-    c.tree = tree.encode()
-    c.parents = [p.encode() for p in parents]
+    c.tree = ObjectID(tree.encode())
+    c.parents = [ObjectID(p.encode()) for p in parents]
     c.author = c.committer = f"{author} <{email}>".encode()
     c.author_time = c.commit_time = int(when.timestamp())
     c.author_timezone = c.commit_timezone = 0

@@ -1,4 +1,4 @@
-"""Upload negotiation: preupload answers, the Git LFS batch API, signed transfer URLs and multipart assembly."""
+"""Upload negotiation: preupload answers, the Git LFS batch API, signed transfer URLs, multipart assembly."""
 
 import hashlib
 import hmac
@@ -138,8 +138,13 @@ class UploadService:
                 raise BadRequest("each LFS object must be {oid, size}")
             oid, size = obj.get("oid"), obj.get("size")
             if not isinstance(oid, str) or not HEX64.match(oid) or not isinstance(size, int) or size < 0:
-                out.append({"oid": str(oid), "size": size if isinstance(size, int) else 0,
-                            "error": {"code": 422, "message": "oid must be a sha256 hex digest, size an integer"}})
+                out.append(
+                    {
+                        "oid": str(oid),
+                        "size": size if isinstance(size, int) else 0,
+                        "error": {"code": 422, "message": "oid must be a sha256 hex digest, size an integer"},
+                    }
+                )
                 continue
             stored = self._stored(oid)
             item: dict[str, Any] = {"oid": oid, "size": size, "authenticated": True}
@@ -147,10 +152,15 @@ class UploadService:
                 if stored is None:
                     item["error"] = {"code": 404, "message": "Object does not exist"}
                 else:
-                    item["actions"] = {"download": {"href": f"{base_url}/lfs/objects/{oid}?{self.sign('get', oid)}"}}
+                    item["actions"] = {
+                        "download": {"href": f"{base_url}/lfs/objects/{oid}?{self.sign('get', oid)}"}
+                    }
             elif stored is not None:
                 if stored.size != size:
-                    item["error"] = {"code": 422, "message": f"object {oid} is stored with size {stored.size}"}
+                    item["error"] = {
+                        "code": 422,
+                        "message": f"object {oid} is stored with size {stored.size}",
+                    }
             else:
                 verify = {"href": f"{repo_url}.git/info/lfs/verify"}
                 threshold = self.hub.settings.lfs_multipart_threshold
@@ -178,7 +188,9 @@ class UploadService:
         parts = max(1, math.ceil(size / chunk))
         header: dict[str, str] = {"chunk_size": str(chunk)}
         for n in range(1, parts + 1):
-            header[str(n)] = f"{base_url}/lfs/multipart/{upload_id}/{n}?{self.sign('part', f'{upload_id}:{n}')}"
+            header[str(n)] = (
+                f"{base_url}/lfs/multipart/{upload_id}/{n}?{self.sign('part', f'{upload_id}:{n}')}"
+            )
         href = f"{base_url}/lfs/multipart/{upload_id}/complete?{self.sign('complete', upload_id)}"
         return {"href": href, "header": header}
 
@@ -226,7 +238,11 @@ class UploadService:
         count = max(1, math.ceil(up.size / up.chunk_size))
         if not isinstance(parts, list) or len(parts) != count:
             raise BadRequest(f"expected {count} parts in the completion request")
-        numbers = sorted(p.get("partNumber") for p in parts if isinstance(p, dict) and isinstance(p.get("partNumber"), int))
+        numbers = sorted(
+            int(p["partNumber"])
+            for p in parts
+            if isinstance(p, dict) and isinstance(p.get("partNumber"), int)
+        )
         if numbers != list(range(1, count + 1)):
             raise BadRequest("parts must be numbered 1..N, each once")
         etags = {p["partNumber"]: str(p.get("etag", "")).strip('"') for p in parts}

@@ -109,7 +109,9 @@ class BlobStore(abc.ABC):
         finally:
             w.abort()
 
-    def put_stream(self, stream: BinaryIO, size: int, sha256: str | None = None, chunk: int = 1 << 20) -> BlobInfo:
+    def put_stream(
+        self, stream: BinaryIO, size: int, sha256: str | None = None, chunk: int = 1 << 20
+    ) -> BlobInfo:
         w = self.writer(size)
         try:
             while True:

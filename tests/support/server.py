@@ -35,7 +35,16 @@ class HubServer:
         self.data_dir.mkdir(parents=True, exist_ok=True)
         log = open(self.log_path, "ab")  # noqa: SIM115 - handed to the child
         self.proc = subprocess.Popen(
-            [*OMH, "serve", "--port", str(self.port), "--data-dir", str(self.data_dir), "--log-level", "warning"],
+            [
+                *OMH,
+                "serve",
+                "--port",
+                str(self.port),
+                "--data-dir",
+                str(self.data_dir),
+                "--log-level",
+                "warning",
+            ],
             env=self.env,
             stdout=log,
             stderr=subprocess.STDOUT,
@@ -98,14 +107,20 @@ def omh_cli(
         timeout=300,
     )
     if check and result.returncode != 0:
-        raise AssertionError(f"omh {' '.join(args)} failed ({result.returncode}):\n{result.stdout}\n{result.stderr}")
+        raise AssertionError(
+            f"omh {' '.join(args)} failed ({result.returncode}):\n{result.stdout}\n{result.stderr}"
+        )
     return result
 
 
 def run_client(code: str, env: dict[str, str], timeout: float = 600) -> subprocess.CompletedProcess[str]:
     """Run client code in a fresh interpreter (for settings huggingface_hub reads only at import time)."""
     result = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, env={**os.environ, **env}, timeout=timeout
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        env={**os.environ, **env},
+        timeout=timeout,
     )
     if result.returncode != 0:
         raise AssertionError(f"client script failed ({result.returncode}):\n{result.stdout}\n{result.stderr}")

@@ -7,6 +7,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
+from starlette.types import Receive, Scope, Send
 
 from openmodelhub import __version__
 from openmodelhub.api import repo_routes, top_routes
@@ -65,11 +66,13 @@ def create_app(services: Services) -> FastAPI:
         Route("/lfs/objects/{oid:str}", top_routes.lfs_get, methods=["GET", "HEAD"]),
         Route("/lfs/multipart/{upload_id:str}/complete", top_routes.lfs_complete, methods=["POST"]),
         Route("/lfs/multipart/{upload_id:str}/{part:int}", top_routes.lfs_part, methods=["PUT"]),
-        Route(
-            "/{rest:path}",
-            dispatch_repo_path,
-            methods=["GET", "HEAD", "POST", "PUT", "DELETE"],
-        ),
     ]
     app.router.routes.extend(routes)
+
+    async def fallback(scope: Scope, receive: Receive, send: Send) -> None:
+        # Whatever no fixed route matched (any path, even one with %0A in it) goes to the raw-path dispatcher.
+        response = await dispatch_repo_path(Request(scope, receive))
+        await response(scope, receive, send)
+
+    app.router.default = fallback
     return app

@@ -22,7 +22,7 @@ _MAP: list[tuple[type[e.HubError], int, str]] = [
     (e.SizeMismatch, 400, codes.SIZE_MISMATCH),
     (e.LfsObjectNotFound, 400, codes.LFS_OBJECT_NOT_FOUND),
     (e.NotABranch, 400, codes.NOT_A_BRANCH),
-    (e.PayloadTooLarge, 413, codes.BAD_REQUEST),
+    (e.PayloadTooLarge, 413, codes.PAYLOAD_TOO_LARGE),
     (e.BadRequest, 400, codes.BAD_REQUEST),
     (e.RepoNotFound, 404, codes.REPO_NOT_FOUND),
     (e.RevisionNotFound, 404, codes.REVISION_NOT_FOUND),

@@ -23,7 +23,9 @@ from openmodelhub.api.common import (
     repo_url,
     services,
 )
+from openmodelhub.api.errors import error_response
 from openmodelhub.api.rawpath import RepoPath
+from openmodelhub.protocol import codes
 from openmodelhub.protocol.names import DEFAULT_BRANCH
 from openmodelhub.services.errors import BadRequest, NotSupported, PayloadTooLarge, RepoNotFound
 
@@ -286,7 +288,29 @@ async def resolve(request: Request, p: RepoPath) -> Response:
         etag = f'"{f.meta.oid}"'
     headers["ETag"] = etag
     assert local is not None
+    unsatisfiable = _range_beyond_end(request.headers.get("range"), f.meta.size)
+    if unsatisfiable:
+        # Starlette's own 416 has no X-Error-Code and no JSON body; answer like every other error.
+        return error_response(
+            416,
+            codes.RANGE_NOT_SATISFIABLE,
+            f"Requested range not satisfiable: the file has {f.meta.size} bytes",
+            headers={**headers, "Content-Range": f"bytes */{f.meta.size}"},
+        )
     return FileResponse(local, headers=headers, media_type=_media_type(path))
+
+
+def _range_beyond_end(header: str | None, size: int) -> bool:
+    """True for a `Range: bytes=N-[M]` whose every range starts at or past the end of the file."""
+    if not header or not header.strip().lower().startswith("bytes="):
+        return False
+    starts = []
+    for part in header.strip()[6:].split(","):
+        first, sep, _ = part.strip().partition("-")
+        if not sep or not first.strip().isdigit():
+            return False  # suffix ranges and malformed headers: left to FileResponse
+        starts.append(int(first))
+    return bool(starts) and all(start >= size for start in starts)
 
 
 def _media_type(path: str) -> str:

@@ -27,8 +27,9 @@ from openmodelhub.protocol import codes
 from openmodelhub.protocol.names import DEFAULT_BRANCH, REPO_TYPES_BY_PLURAL, RepoType
 from openmodelhub.protocol.timefmt import iso_z
 from openmodelhub.services.cards import validate_card
-from openmodelhub.services.errors import BadRequest, Unauthorized
+from openmodelhub.services.errors import BadRequest, SizeMismatch, Unauthorized
 from openmodelhub.services.repos import ListQuery, parse_repo_id
+from openmodelhub.storage import ChecksumError
 
 LIST_PAGE_DEFAULT = 1000
 
@@ -210,6 +211,9 @@ async def lfs_put(request: Request) -> Response:
     writer = svc.uploads.object_writer(oid, size)
     try:
         await _stream_into(request, writer.write)
+    except ChecksumError as exc:  # more bytes than the signed size: a client error, not a 500
+        writer.abort()
+        raise SizeMismatch(str(exc)) from exc
     except BaseException:
         writer.abort()
         raise

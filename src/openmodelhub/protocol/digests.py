@@ -3,8 +3,9 @@
 import hashlib
 import re
 
-HEX40 = re.compile(r"^[0-9a-f]{40}$")
-HEX64 = re.compile(r"^[0-9a-f]{64}$")
+# `\Z`, not `$`: `$` also matches before a trailing newline, which would let "<hex>\n" through.
+HEX40 = re.compile(r"^[0-9a-f]{40}\Z")
+HEX64 = re.compile(r"^[0-9a-f]{64}\Z")
 LFS_POINTER_PREFIX = b"version https://git-lfs.github.com/spec/v1\n"
 
 

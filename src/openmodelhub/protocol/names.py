@@ -26,7 +26,7 @@ class RepoType(StrEnum):
 
 REPO_TYPES_BY_PLURAL = {t.plural: t for t in RepoType}
 
-_NAME_PART = re.compile(r"^[A-Za-z0-9_.-]{1,96}$")
+_NAME_PART = re.compile(r"^[A-Za-z0-9_.-]{1,96}\Z")  # `\Z`: `$` would accept a trailing newline
 DEFAULT_BRANCH = "main"
 MAX_PATH_BYTES = 4096
 

@@ -1,5 +1,7 @@
 """Users, API tokens and the one permission check every route goes through."""
 
+import base64
+import binascii
 import hashlib
 import secrets
 import threading
@@ -111,7 +113,15 @@ class AuthService:
             return None
         scheme, _, token = authorization.partition(" ")
         token = token.strip()
-        if scheme.lower() != "bearer" or not token:
+        if scheme.lower() == "basic":
+            # git and git-lfs send `user:token` as HTTP Basic credentials; the token is what counts.
+            try:
+                token = base64.b64decode(token, validate=True).decode("utf-8").partition(":")[2]
+            except (binascii.Error, UnicodeDecodeError):
+                token = ""
+        elif scheme.lower() != "bearer":
+            token = ""
+        if not token:
             raise InvalidCredentials("Invalid credentials in Authorization header")
         key = hash_token(token)
         now = time.monotonic()

@@ -7,6 +7,7 @@ a temporary file and handed over as a `SpilledString`, so memory stays bounded w
 
 import base64
 import binascii
+import re
 import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -46,6 +47,7 @@ _ESCAPES = {
     ord("t"): b"\t",
 }
 _WS = b" \t\r\n"
+_CONTROL_BYTES = re.compile(rb"[\x00-\x1f]")
 
 
 class _Parser:
@@ -173,24 +175,22 @@ class _Parser:
                 stop = min(x for x in (q, b, len(buf)) if x != -1)
                 if stop > start:
                     piece = buf[start:stop]
-                    if any(ch < 0x20 for ch in piece):
+                    if _CONTROL_BYTES.search(piece):
                         raise NdjsonError("invalid JSON: control character in string")
                     chunks.append(piece)
                     held += len(piece)
                 self.pos = stop
-                if stop == len(buf):
-                    pass
-                elif stop == q:
+                closed = stop == q
+                if closed:
                     self.pos += 1
-                    break
-                else:
+                elif stop < len(buf):
                     chunks.append(self._escape())
                     held += len(chunks[-1])
-                if held > self.spill_at:
-                    if not spill:
-                        if held > MAX_KEY_BYTES:
-                            raise NdjsonError("invalid JSON: object key too long")
-                        continue
+                # Checked before leaving on the closing quote too: a long string that happens to sit
+                # wholly inside one read buffer must still spill (and a long key must still be refused).
+                if not spill and held > MAX_KEY_BYTES:
+                    raise NdjsonError("invalid JSON: object key too long")
+                if held > self.spill_at and spill:
                     if sink is None:
                         tmp = tempfile.NamedTemporaryFile(dir=self.spill_dir, suffix=".str", delete=False)  # noqa: SIM115
                         sink = tmp
@@ -202,6 +202,8 @@ class _Parser:
                     assert spilled is not None
                     spilled.nbytes += held
                     chunks, held = [], 0
+                if closed:
+                    break
             if sink is not None:
                 assert spilled is not None
                 for chunk in chunks:

@@ -36,7 +36,9 @@ def _sqlite(tmp_path: Path) -> Iterator[str]:
 
 @contextmanager
 def _postgres(tmp_path: Path) -> Iterator[str]:
-    admin_url = os.environ.get("OMH_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
+    admin_url = os.environ.get(
+        "OMH_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+    )
     from sqlalchemy import create_engine
 
     admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")

@@ -15,6 +15,7 @@ log = logging.getLogger("openmodelhub.api")
 # Most specific first: the first matching class wins.
 _MAP: list[tuple[type[e.HubError], int, str]] = [
     (e.InvalidPath, 400, codes.INVALID_PATH),
+    (e.InvalidCardMetadata, 400, codes.INVALID_CARD_METADATA),
     (e.InvalidRepoId, 400, codes.INVALID_REPO_ID),
     (e.InvalidRevision, 400, codes.INVALID_REVISION),
     (e.DuplicatePath, 400, codes.DUPLICATE_PATH),
@@ -66,8 +67,13 @@ def hub_error_response(request: Request, exc: e.HubError) -> Response:
     status, code = next(((s, c) for cls, s, c in _MAP if isinstance(exc, cls)), (400, codes.BAD_REQUEST))
     headers: dict[str, str] = {}
     extra: dict[str, Any] = {}
-    if isinstance(exc, e.EntryNotFound) and exc.commit:
+    if isinstance(exc, e.EntryNotFound | e.RangeNotSatisfiable) and exc.commit:
         headers["X-Repo-Commit"] = exc.commit
+    if isinstance(exc, e.RangeNotSatisfiable):
+        headers["Content-Range"] = f"bytes */{exc.size}"
+    if isinstance(exc, e.InvalidCardMetadata):
+        extra["errors"] = [{"message": m} for m in exc.problems]
+        extra["warnings"] = []
     if isinstance(exc, e.RepoExists):
         from openmodelhub.api.common import repo_url
 

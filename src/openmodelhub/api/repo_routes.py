@@ -23,11 +23,15 @@ from openmodelhub.api.common import (
     repo_url,
     services,
 )
-from openmodelhub.api.errors import error_response
 from openmodelhub.api.rawpath import RepoPath
-from openmodelhub.protocol import codes
 from openmodelhub.protocol.names import DEFAULT_BRANCH
-from openmodelhub.services.errors import BadRequest, NotSupported, PayloadTooLarge, RepoNotFound
+from openmodelhub.services.errors import (
+    BadRequest,
+    NotSupported,
+    PayloadTooLarge,
+    RangeNotSatisfiable,
+    RepoNotFound,
+)
 
 Handler = Callable[[Request, RepoPath], Awaitable[Response]]
 TREE_PAGE = 1000
@@ -288,14 +292,12 @@ async def resolve(request: Request, p: RepoPath) -> Response:
         etag = f'"{f.meta.oid}"'
     headers["ETag"] = etag
     assert local is not None
-    unsatisfiable = _range_beyond_end(request.headers.get("range"), f.meta.size)
-    if unsatisfiable:
+    if _range_beyond_end(request.headers.get("range"), f.meta.size):
         # Starlette's own 416 has no X-Error-Code and no JSON body; answer like every other error.
-        return error_response(
-            416,
-            codes.RANGE_NOT_SATISFIABLE,
+        raise RangeNotSatisfiable(
             f"Requested range not satisfiable: the file has {f.meta.size} bytes",
-            headers={**headers, "Content-Range": f"bytes */{f.meta.size}"},
+            size=f.meta.size,
+            commit=f.commit,
         )
     return FileResponse(local, headers=headers, media_type=_media_type(path))
 

@@ -22,12 +22,10 @@ from openmodelhub.api.common import (
     repo_url,
     services,
 )
-from openmodelhub.api.errors import error_response
-from openmodelhub.protocol import codes
 from openmodelhub.protocol.names import DEFAULT_BRANCH, REPO_TYPES_BY_PLURAL, RepoType
 from openmodelhub.protocol.timefmt import iso_z
 from openmodelhub.services.cards import validate_card
-from openmodelhub.services.errors import BadRequest, SizeMismatch, Unauthorized
+from openmodelhub.services.errors import BadRequest, InvalidCardMetadata, NotFound, SizeMismatch, Unauthorized
 from openmodelhub.services.repos import ListQuery, parse_repo_id
 from openmodelhub.storage import ChecksumError
 
@@ -75,16 +73,7 @@ async def validate_yaml(request: Request) -> Response:
         raise BadRequest("'content' must be the README text")
     errors, warnings = validate_card(content)
     if errors:
-        message = "Invalid metadata in README.md: " + "; ".join(errors)
-        return error_response(
-            400,
-            codes.BAD_REQUEST,
-            message,
-            extra={
-                "errors": [{"message": m} for m in errors],
-                "warnings": [{"message": m} for m in warnings],
-            },
-        )
+        raise InvalidCardMetadata(errors)
     return JSON({"errors": [], "warnings": [{"message": m} for m in warnings]})
 
 
@@ -227,7 +216,7 @@ async def lfs_get(request: Request) -> Response:
     svc.uploads.check_signature("get", oid, request.query_params.get("exp"), request.query_params.get("sig"))
     path = svc.hub.blobs.local_path(oid)
     if path is None or not path.exists():
-        return error_response(404, codes.LFS_OBJECT_NOT_FOUND, "Object does not exist")
+        raise NotFound(f"LFS object {oid} does not exist")
     return FileResponse(path, media_type="application/octet-stream")
 
 

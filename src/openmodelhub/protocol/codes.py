@@ -11,6 +11,7 @@ GATED_REPO = "GatedRepo"
 
 BAD_REQUEST = "BadRequest"
 INVALID_PATH = "InvalidPath"
+INVALID_CARD_METADATA = "InvalidCardMetadata"
 INVALID_REPO_ID = "InvalidRepoId"
 INVALID_REVISION = "InvalidRevision"
 DUPLICATE_PATH = "DuplicatePath"

@@ -13,6 +13,12 @@ class BadRequest(HubError):
     pass
 
 
+class InvalidCardMetadata(BadRequest):
+    def __init__(self, problems: list[str]) -> None:
+        super().__init__("Invalid metadata in README.md: " + "; ".join(problems))
+        self.problems = problems
+
+
 class InvalidPath(BadRequest):
     pass
 
@@ -104,7 +110,10 @@ class Forbidden(HubError):
 
 
 class RangeNotSatisfiable(HubError):
-    pass
+    def __init__(self, message: str, *, size: int, commit: str | None = None) -> None:
+        super().__init__(message)
+        self.size = size
+        self.commit = commit
 
 
 class NotSupported(HubError):

@@ -24,7 +24,7 @@ STAMP_VENV        := $(VENV)/.stamp-venv
 STAMP_INSTALL     := $(VENV)/.stamp-install
 STAMP_INSTALL_DEV := $(VENV)/.stamp-install-dev
 
-.PHONY: help venv install install-dev demo lint fmt services test clean distclean
+.PHONY: help venv install install-dev demo lint fmt services test bench clean distclean
 
 help:
 	@echo "make demo         install and serve a demo hub on http://127.0.0.1:8080 (DEMO_DATA_DIR=$(DEMO_DATA_DIR))"
@@ -75,6 +75,11 @@ test: install-dev
 	bash scripts/ensure-services.sh
 	$(MAKE) --no-print-directory lint
 	$(BIN)/python -m pytest -n 2 --dist loadgroup -p no:cacheprovider tests $(PYTEST_ARGS)
+
+# Benchmarks print ratios against a baseline measured in the same run (not part of `make test`).
+BENCH_ARGS ?=
+bench: install-dev
+	$(BIN)/python bench/scan_bench.py $(BENCH_ARGS)
 
 # Removes build output, caches and install stamps (forces a reinstall next time);
 # keeps .venv and demo data. `distclean` removes those as well.

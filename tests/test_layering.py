@@ -176,3 +176,8 @@ def test_web_does_not_import_cli() -> None:
 def test_cli_may_import_api_but_nothing_imports_cli_except_entry_points() -> None:
     importers = {_layer(i.module) for i in IMPORTS if _layer(i.target) == "cli"}
     assert importers <= {"cli", "demo"}
+
+
+def test_scanners_are_pure_functions() -> None:
+    assert _violations("scanners", allowed={"scanners", "protocol"}) == []
+    assert _third_party_violations({"scanners"}, (*WEB_FRAMEWORKS, "sqlalchemy", "alembic", "torch")) == []

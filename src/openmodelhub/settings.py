@@ -5,6 +5,7 @@ See docs/configuration.md for every option.
 
 from functools import cached_property
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -32,6 +33,9 @@ class Settings(BaseSettings):
     lfs_multipart_threshold: int = Field(default=500 * MB, ge=1)
     lfs_multipart_chunk_size: int = Field(default=100 * MB, ge=1)
     lfs_url_ttl_seconds: int = Field(default=3600 * 6, ge=60)
+    # What happens to files the scanners flag: "quarantine" blocks unsafe files and warns on suspicious or
+    # unscannable ones; "strict" blocks all three; "warn" blocks nothing and warns on everything flagged.
+    scan_policy: Literal["quarantine", "strict", "warn"] = "quarantine"
     # Upper bound for one commit's NDJSON body.
     max_commit_body_bytes: int = Field(default=50 * 1000 * MB, ge=1)
 

@@ -36,13 +36,14 @@ _MAP: list[tuple[type[e.HubError], int, str]] = [
     (e.ParentCommitMismatch, 412, codes.PARENT_COMMIT_MISMATCH),
     (e.Unauthorized, 401, codes.UNAUTHORIZED),
     (e.InvalidCredentials, 401, codes.INVALID_CREDENTIALS),
+    (e.FileQuarantined, 403, codes.FILE_QUARANTINED),
     (e.Forbidden, 403, codes.FORBIDDEN),
     (e.RangeNotSatisfiable, 416, codes.RANGE_NOT_SATISFIABLE),
     (e.NotSupported, 501, codes.NOT_IMPLEMENTED),
 ]
 
 
-def _header_safe(message: str) -> str:
+def header_safe(message: str) -> str:
     text = " ".join(message.split())
     return text.encode("latin-1", "replace").decode("latin-1")[:500]
 
@@ -57,7 +58,7 @@ def error_response(
     body: dict[str, Any] = {"error": message}
     if extra:
         body.update(extra)
-    hdrs = {"X-Error-Code": code, "X-Error-Message": _header_safe(message)}
+    hdrs = {"X-Error-Code": code, "X-Error-Message": header_safe(message)}
     if headers:
         hdrs.update(headers)
     return Response(orjson.dumps(body), status_code=status, headers=hdrs, media_type="application/json")

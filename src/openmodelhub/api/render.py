@@ -2,11 +2,14 @@
 
 from typing import Any
 
+from openmodelhub.api.openness_routes import omh_info
 from openmodelhub.db.models import Repo
 from openmodelhub.protocol.names import RepoType
 from openmodelhub.protocol.timefmt import iso_z
+from openmodelhub.scanners.types import SCANNER_VERSION
 from openmodelhub.services.container import Services
 from openmodelhub.services.files import CommitInfo, TreeItem
+from openmodelhub.services.scans import FileSecurity
 
 ALL_INFO_FIELDS = {
     "author",
@@ -25,6 +28,7 @@ ALL_INFO_FIELDS = {
     "config",
     "siblings",
     "usedStorage",
+    "omh",
 }
 LIST_DEFAULT_FIELDS = {
     "author",
@@ -41,7 +45,35 @@ LIST_DEFAULT_FIELDS = {
 }
 
 
-def tree_entry(item: TreeItem, last_commit: CommitInfo | None = None) -> dict[str, Any]:
+def security_status(sec: FileSecurity) -> dict[str, Any]:
+    """`securityFileStatus` as the Hub shapes it (huggingface_hub needs `avScan` and `pickleImportScan`)."""
+    status = {None: "queued", "safe": "safe", "suspicious": "suspicious", "unsafe": "unsafe"}.get(
+        sec.verdict.value if sec.verdict else None, "error"
+    )
+    is_pickle = bool(sec.pickle_imports) or "pickle" in sec.format or sec.format in ("pytorch-zip", "joblib")
+    return {
+        "status": status,
+        "avScan": None,
+        "pickleImportScan": {
+            "status": status if is_pickle else "unscanned",
+            "message": sec.summary,
+            "version": SCANNER_VERSION,
+            "pickleImports": [
+                {"module": p["module"], "name": p["name"], "safety": p["safety"]} for p in sec.pickle_imports
+            ],
+        },
+        "omh": {
+            "verdict": sec.verdict.value if sec.verdict else None,
+            "format": sec.format,
+            "released": sec.released,
+            "findings": list(sec.findings),
+        },
+    }
+
+
+def tree_entry(
+    item: TreeItem, last_commit: CommitInfo | None = None, security: FileSecurity | None = None
+) -> dict[str, Any]:
     e = item.entry
     if item.meta is None:
         out: dict[str, Any] = {"type": "directory", "oid": e.oid, "size": 0, "path": e.path}
@@ -53,6 +85,8 @@ def tree_entry(item: TreeItem, last_commit: CommitInfo | None = None) -> dict[st
                 "size": item.meta.size,
                 "pointerSize": item.meta.pointer_size,
             }
+    if security is not None:
+        out["securityFileStatus"] = security_status(security)
     if last_commit is not None:
         out["lastCommit"] = {
             "id": last_commit.oid,
@@ -108,6 +142,8 @@ def repo_json(
                 out["config"] = config
     if "cardData" in fields and repo.card_data:
         out["cardData"] = repo.card_data
+    if "omh" in fields and commit:
+        out["omh"] = omh_info(svc, repo, commit)
     if ("siblings" in fields or "usedStorage" in fields) and commit:
         _, items = svc.files.list_tree(repo, commit, "", recursive=True)
         files = [i for i in items if i.meta is not None]

@@ -10,7 +10,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import FileResponse, Response
 
-from openmodelhub.api import render
+from openmodelhub.api import openness_routes, render
 from openmodelhub.api.common import (
     JSON,
     base_url,
@@ -23,8 +23,10 @@ from openmodelhub.api.common import (
     repo_url,
     services,
 )
+from openmodelhub.api.errors import header_safe
 from openmodelhub.api.rawpath import RepoPath
 from openmodelhub.protocol.names import DEFAULT_BRANCH
+from openmodelhub.services.container import Services
 from openmodelhub.services.errors import (
     BadRequest,
     NotSupported,
@@ -32,6 +34,7 @@ from openmodelhub.services.errors import (
     RangeNotSatisfiable,
     RepoNotFound,
 )
+from openmodelhub.services.files import TreeItem
 
 Handler = Callable[[Request, RepoPath], Awaitable[Response]]
 TREE_PAGE = 1000
@@ -64,7 +67,36 @@ async def info(request: Request, p: RepoPath) -> Response:
     data = await run_in_threadpool(
         render.repo_json, svc, repo, commit, fields, blobs=query_bool(request, "blobs")
     )
+    if query_bool(request, "securityStatus"):
+        data["securityRepoStatus"] = await run_in_threadpool(_repo_security, svc, repo, commit)
     return JSON(data)
+
+
+def _repo_security(svc: Services, repo: Any, commit: str) -> dict[str, Any]:
+    _, items = svc.files.list_tree(repo, commit, "", recursive=True)
+    files = [(i.meta.sha256, i.entry.path) for i in items if i.meta is not None]
+    security = svc.scans.lookup(repo, files)
+    issues = [
+        {"path": path, "level": sec.verdict.value if sec.verdict else "queued", "released": sec.released}
+        for (sha, path), sec in security.items()
+        if sec.verdict is None or sec.verdict.value != "safe"
+    ]
+    return {"scansDone": all(s.verdict is not None for s in security.values()), "filesWithIssues": issues}
+
+
+async def release(request: Request, p: RepoPath) -> Response:
+    """POST .../security/release {"path", "revision"?, "reason"?}: serve a quarantined file in this repo."""
+    svc = services(request)
+    who, repo = await _repo(request, p, write=True)
+    if p.args != ["release"]:
+        raise BadRequest("use POST .../security/release")
+    body = await read_json(request)
+    path, revision, reason = body.get("path"), body.get("revision", DEFAULT_BRANCH), body.get("reason", "")
+    if not isinstance(path, str) or not isinstance(revision, str) or not isinstance(reason, str):
+        raise BadRequest("the body needs a 'path' and optional 'revision' and 'reason' strings")
+    f = await run_in_threadpool(svc.files.resolve_file, repo, revision, path)
+    await run_in_threadpool(svc.scans.release, who, repo, f.meta.sha256, path, reason)
+    return JSON({"success": True, "sha256": f.meta.sha256})
 
 
 async def tree(request: Request, p: RepoPath) -> Response:
@@ -79,13 +111,27 @@ async def tree(request: Request, p: RepoPath) -> Response:
     offset = decode_offset_cursor(request.query_params.get("cursor"))
     page_size = TREE_PAGE_EXPANDED if expand else TREE_PAGE
     page = items[offset : offset + page_size]
-    last: dict[str, Any] = {}
-    if expand:
-        last = await run_in_threadpool(svc.files.last_commits, commit, [i.entry.path for i in page])
     headers = {}
     if offset + page_size < len(items):
         headers["Link"] = next_link(request, encode_offset_cursor(offset + page_size))
-    return JSON([render.tree_entry(i, last.get(i.entry.path)) for i in page], headers=headers)
+    return JSON(await _entries(svc, repo, commit, page, expand), headers=headers)
+
+
+async def _entries(svc: Services, repo: Any, commit: str, items: list[TreeItem], expand: bool) -> list[Any]:
+    """Tree entries as JSON; `expand` adds each file's last commit and its security status."""
+    if not expand:
+        return [render.tree_entry(i) for i in items]
+    last = await run_in_threadpool(svc.files.last_commits, commit, [i.entry.path for i in items])
+    files = [(i.meta.sha256, i.entry.path) for i in items if i.meta is not None]
+    security = await run_in_threadpool(svc.scans.lookup, repo, files)
+    return [
+        render.tree_entry(
+            i,
+            last.get(i.entry.path),
+            security.get((i.meta.sha256, i.entry.path)) if i.meta is not None else None,
+        )
+        for i in items
+    ]
 
 
 async def paths_info(request: Request, p: RepoPath) -> Response:
@@ -106,10 +152,7 @@ async def paths_info(request: Request, p: RepoPath) -> Response:
     if not isinstance(paths, list) or not all(isinstance(x, str) for x in paths) or len(paths) > 10000:
         raise BadRequest("'paths' must be a list of at most 10000 strings")
     commit, items = await run_in_threadpool(svc.files.paths_info, repo, revision, paths)
-    last: dict[str, Any] = {}
-    if expand:
-        last = await run_in_threadpool(svc.files.last_commits, commit, [i.entry.path for i in items])
-    return JSON([render.tree_entry(i, last.get(i.entry.path)) for i in items])
+    return JSON(await _entries(svc, repo, commit, items, expand))
 
 
 async def refs(request: Request, p: RepoPath) -> Response:
@@ -269,10 +312,13 @@ API_ROUTES: dict[tuple[str, str], Handler] = {
     ("PUT", "settings"): settings,
     ("POST", "preupload"): preupload,
     ("POST", "commit"): commit,
+    ("POST", "security"): release,
     ("GET", "discussions"): not_supported,
     ("POST", "discussions"): not_supported,
     ("GET", "xet-write-token"): not_supported,
     ("GET", "xet-read-token"): not_supported,
+    ("GET", "lineage"): openness_routes.lineage,
+    ("GET", "openness"): openness_routes.openness,
 }
 
 
@@ -282,8 +328,12 @@ async def resolve(request: Request, p: RepoPath) -> Response:
     _, repo = await _repo(request, p)
     revision, path = p.args
     f = await run_in_threadpool(svc.files.resolve_file, repo, revision, path)
+    warning = await run_in_threadpool(svc.scans.check_download, repo, f.meta.sha256, path)
     local = svc.hub.blobs.local_path(f.meta.sha256)
     headers = {"X-Repo-Commit": f.commit, "Accept-Ranges": "bytes"}
+    if warning:
+        # huggingface_hub logs `X-HF-Warning: <topic>; <message>` as a warning, once per topic.
+        headers["X-HF-Warning"] = header_safe(f"security; {warning}")
     if f.meta.is_lfs:
         etag = f'"{f.meta.sha256}"'
         headers["X-Linked-Etag"] = etag
@@ -339,6 +389,6 @@ async def lfs(request: Request, p: RepoPath) -> Response:
     _, repo = await _repo(request, p, write=operation == "upload")
     url = repo_url(request, repo.type, f"{repo.namespace}/{repo.name}")
     data = await run_in_threadpool(
-        svc.uploads.batch, url, base_url(request), operation, body.get("objects"), body.get("transfers")
+        svc.uploads.batch, repo, url, base_url(request), operation, body.get("objects"), body.get("transfers")
     )
     return Response(orjson.dumps(data), media_type="application/vnd.git-lfs+json")

@@ -147,6 +147,80 @@ def export(
     typer.echo(f"exported {count} objects to {dest}")
 
 
+@app.command()
+def scan(
+    target: Annotated[
+        str | None, typer.Argument(help="A local file or folder, or a REPO_ID on this hub.")
+    ] = None,
+    rescan: Annotated[
+        bool, typer.Option("--rescan", help="Re-scan stored files judged by an older scanner.")
+    ] = False,
+    repo_type: Annotated[RepoType, typer.Option("--repo-type", help="model or dataset.")] = RepoType.MODEL,
+    revision: Annotated[str, typer.Option("--revision", help="Revision of REPO_ID to report on.")] = "main",
+    data_dir: DataDir = None,
+) -> None:
+    """Scan files for unsafe content: a local path (works offline), a repo's files, or everything (--rescan).
+
+    Exits with status 2 when anything is unsafe.
+    """
+    from openmodelhub.cli import scan_commands
+
+    if rescan:
+        scan_commands.rescan(open_services(data_dir))
+    elif target is None:
+        fail("give a local path or a REPO_ID, or --rescan")
+    elif Path(target).exists():
+        scan_commands.scan_local(Path(target))
+    else:
+        scan_commands.scan_repo(open_services(data_dir), repo_type, target, revision)
+
+
+@app.command()
+def release(
+    repo_id: str,
+    path: str,
+    by: Annotated[str, typer.Option("--by", help="The admin (hub admin or repo owner) releasing the file.")],
+    reason: Annotated[str, typer.Option("--reason", help="Why this file may be served.")] = "",
+    repo_type: Annotated[RepoType, typer.Option("--repo-type", help="model or dataset.")] = RepoType.MODEL,
+    revision: Annotated[str, typer.Option("--revision")] = "main",
+    data_dir: DataDir = None,
+) -> None:
+    """Release a quarantined file: this repo serves it despite its verdict (recorded in the audit log)."""
+    from openmodelhub.cli import scan_commands
+    from openmodelhub.services.errors import HubError
+
+    try:
+        scan_commands.release(open_services(data_dir), repo_type, repo_id, path, by, reason, revision)
+    except HubError as exc:
+        fail(exc.message)
+
+
+@app.command()
+def openness(
+    repo_id: str,
+    revision: Annotated[str, typer.Option("--revision")] = "main",
+    as_json: Annotated[bool, typer.Option("--json", help="Print the assessment as JSON.")] = False,
+    data_dir: DataDir = None,
+) -> None:
+    """The MOF openness assessment of a model: each component's evidence, the verified and claimed class."""
+    from openmodelhub.cli import openness_commands
+
+    openness_commands.openness(open_services(data_dir), repo_id, revision, as_json)
+
+
+@app.command()
+def lineage(
+    repo_id: str,
+    svg: Annotated[Path | None, typer.Option("--svg", help="Write the model tree as an SVG file.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the lineage as JSON.")] = False,
+    data_dir: DataDir = None,
+) -> None:
+    """A model's ancestors and descendants with licences and licence-drift verdicts."""
+    from openmodelhub.cli import openness_commands
+
+    openness_commands.lineage(open_services(data_dir), repo_id, svg, as_json)
+
+
 @db_app.command("upgrade")
 def db_upgrade(data_dir: DataDir = None) -> None:
     """Create or migrate the database schema to this version."""

@@ -138,3 +138,51 @@ class LfsMultipartUpload(Base):
     size: Mapped[int] = mapped_column(BigInteger)
     chunk_size: Mapped[int] = mapped_column(BigInteger)
     created_at: Mapped[datetime] = mapped_column(DateTime, default=_now)
+
+
+class ScanRecord(Base):
+    """A scanner verdict for some content, under one scanner version and name hint."""
+
+    __tablename__ = "scan_results"
+    sha256: Mapped[str] = mapped_column(String(64), primary_key=True)
+    hint: Mapped[str] = mapped_column(String(16), primary_key=True)  # "", "python" or "config"
+    scanner_version: Mapped[str] = mapped_column(String(16), primary_key=True)
+    verdict: Mapped[str] = mapped_column(String(16))
+    format: Mapped[str] = mapped_column(String(32))
+    findings: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
+    pickle_imports: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
+    scanned_at: Mapped[datetime] = mapped_column(DateTime, default=_now)
+
+
+class QuarantineRelease(Base):
+    """An admin's decision to serve quarantined content in one repo despite its verdict."""
+
+    __tablename__ = "quarantine_releases"
+    repo_id: Mapped[int] = mapped_column(ForeignKey("repos.id", ondelete="CASCADE"), primary_key=True)
+    sha256: Mapped[str] = mapped_column(String(64), primary_key=True)
+    released_by: Mapped[str] = mapped_column(String(96))
+    reason: Mapped[str] = mapped_column(Text, default="")
+    released_at: Mapped[datetime] = mapped_column(DateTime, default=_now)
+
+
+class AuditEvent(Base):
+    __tablename__ = "audit_log"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    at: Mapped[datetime] = mapped_column(DateTime, default=_now, index=True)
+    actor: Mapped[str] = mapped_column(String(96))
+    action: Mapped[str] = mapped_column(String(64))
+    repo_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    detail: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+
+class OpennessAssessment(Base):
+    """The MOF openness assessment of one commit (computed once per commit and assessment version)."""
+
+    __tablename__ = "openness_assessments"
+    repo_id: Mapped[int] = mapped_column(ForeignKey("repos.id", ondelete="CASCADE"), primary_key=True)
+    commit_oid: Mapped[str] = mapped_column(String(40), primary_key=True)
+    version: Mapped[str] = mapped_column(String(32))
+    verified_class: Mapped[int | None] = mapped_column(Integer, nullable=True)  # 1, 2, 3 or None
+    claimed_class: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    data: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    computed_at: Mapped[datetime] = mapped_column(DateTime, default=_now)

@@ -5,6 +5,8 @@ from typing import Any
 
 import yaml
 
+from openmodelhub.services.card_spec import validate_metadata
+
 
 class CardError(ValueError):
     pass
@@ -97,20 +99,8 @@ def card_facts(readme: str | None, config: dict[str, Any] | None) -> CardFacts:
 
 def validate_card(content: str) -> tuple[list[str], list[str]]:
     """(errors, warnings) for a README's metadata, as `/api/validate-yaml` reports them."""
-    errors: list[str] = []
-    warnings: list[str] = []
     try:
         meta = parse_card_metadata(content)
     except CardError as exc:
         return [str(exc)], []
-    for key in ("license", "language", "tags", "datasets", "base_model"):
-        value = meta.get(key)
-        if value is not None and not isinstance(value, str | list):
-            errors.append(f"'{key}' must be a string or a list of strings")
-        elif isinstance(value, list) and not all(isinstance(v, str) for v in value):
-            errors.append(f"'{key}' must contain only strings")
-    for key in ("pipeline_tag", "library_name", "license_name", "license_link"):
-        value = meta.get(key)
-        if value is not None and not isinstance(value, str):
-            errors.append(f"'{key}' must be a string")
-    return errors, warnings
+    return validate_metadata(meta)

@@ -24,6 +24,7 @@ from openmodelhub.services.errors import (
 )
 from openmodelhub.services.gitstore import GitStore
 from openmodelhub.services.hub import Hub
+from openmodelhub.services.lineage import relation_tags
 from openmodelhub.services.ndjson import (
     NdjsonError,
     NdjsonReader,
@@ -32,6 +33,7 @@ from openmodelhub.services.ndjson import (
     iter_base64,
 )
 from openmodelhub.services.repos import HEADS, RepoService, ensure_blob_rows
+from openmodelhub.services.scans import ScanService
 from openmodelhub.services.trees import LfsRules, TreeBuilder, commit_message, make_commit
 from openmodelhub.storage import BlobInfo, ChecksumError
 
@@ -79,10 +81,11 @@ def _check_path(path: Any) -> str:
 
 
 class CommitService:
-    def __init__(self, hub: Hub, git: GitStore, repos: RepoService) -> None:
+    def __init__(self, hub: Hub, git: GitStore, repos: RepoService, scans: ScanService) -> None:
         self.hub = hub
         self.git = git
         self.repos = repos
+        self.scans = scans
 
     # -- reading the wire format ---------------------------------------------------------------------------
     def read_ndjson(self, body: BinaryIO) -> CommitRequest:
@@ -210,6 +213,10 @@ class CommitService:
                 f"The branch {branch!r} is at {head}, not at the parent commit {request.parent_commit}: "
                 "someone else committed in between; fetch and retry"
             )
+        # Every file is scanned before the branch can point at it, so nothing is served unscanned.
+        for op in request.operations:
+            if isinstance(op, AddFile):
+                self.scans.ensure_scanned(op.blob.sha256, op.path)
         message = commit_message(request.summary, request.description)
         for _attempt in range(CAS_ATTEMPTS):
             new_oid = self._try_commit(principal, repo, ref_name, head, message, request, skip_if_unchanged)
@@ -330,7 +337,11 @@ class CommitService:
                 config = loaded if isinstance(loaded, dict) else None
             except ValueError:
                 config = None
-        return card_facts(readme, config)
+        facts = card_facts(readme, config)
+        # Lineage tags in the public Hub form (`base_model:<relation>:<id>`), so listings filter on them.
+        paths = [e.path for e in self.git.iter_tree(tree_oid, recursive=True) if not e.is_dir]
+        facts.tags.extend(t for t in relation_tags(facts.card_data, paths, config) if t not in facts.tags)
+        return facts
 
 
 def _file_at(git: GitStore, tree_oid: str, path: str) -> tuple[int, str] | None:

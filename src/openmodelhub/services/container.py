@@ -5,7 +5,10 @@ from openmodelhub.services.commits import CommitService
 from openmodelhub.services.files import FileService
 from openmodelhub.services.gitstore import GitStore
 from openmodelhub.services.hub import Hub
+from openmodelhub.services.lineage import LineageService
+from openmodelhub.services.openness import OpennessService
 from openmodelhub.services.repos import RepoService
+from openmodelhub.services.scans import ScanService
 from openmodelhub.services.uploads import UploadService
 from openmodelhub.settings import Settings
 
@@ -15,10 +18,13 @@ class Services:
         self.hub = hub
         self.git = GitStore(hub.read)
         self.auth = AuthService(hub)
-        self.repos = RepoService(hub, self.git, self.auth)
-        self.commits = CommitService(hub, self.git, self.repos)
+        self.scans = ScanService(hub)
+        self.repos = RepoService(hub, self.git, self.auth, self.scans)
+        self.commits = CommitService(hub, self.git, self.repos, self.scans)
         self.files = FileService(hub, self.git, self.repos)
-        self.uploads = UploadService(hub, self.git, self.repos)
+        self.uploads = UploadService(hub, self.git, self.repos, self.scans)
+        self.lineage = LineageService(hub, self.git, self.repos)
+        self.openness = OpennessService(hub, self.repos, self.lineage)
 
     @classmethod
     def open(cls, settings: Settings, *, migrate: bool = True) -> "Services":

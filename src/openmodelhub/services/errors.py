@@ -109,6 +109,10 @@ class Forbidden(HubError):
     pass
 
 
+class FileQuarantined(Forbidden):
+    """The scanners found this content unsafe; it is not served until an admin releases it."""
+
+
 class RangeNotSatisfiable(HubError):
     def __init__(self, message: str, *, size: int, commit: str | None = None) -> None:
         super().__init__(message)

@@ -34,6 +34,7 @@ from openmodelhub.services.errors import (
 )
 from openmodelhub.services.gitstore import GitStore
 from openmodelhub.services.hub import Hub
+from openmodelhub.services.scans import ScanService
 from openmodelhub.services.trees import TreeBuilder, make_commit
 
 HEADS = "refs/heads/"
@@ -78,10 +79,11 @@ class ListQuery:
 
 
 class RepoService:
-    def __init__(self, hub: Hub, git: GitStore, auth: AuthService) -> None:
+    def __init__(self, hub: Hub, git: GitStore, auth: AuthService, scans: ScanService) -> None:
         self.hub = hub
         self.git = git
         self.auth = auth
+        self.scans = scans
 
     # -- lookup --------------------------------------------------------------------------------------------
     def find(self, repo_type: RepoType, repo_id: str, session: Session | None = None) -> Repo | None:
@@ -142,6 +144,7 @@ class RepoService:
         now = utcnow()
         content = default_gitattributes()
         info = self.hub.blobs.put_bytes(content)
+        self.scans.ensure_scanned(info.sha256, ".gitattributes")
         builder = TreeBuilder(self.git, None)
         builder.set_file(".gitattributes", info.git_sha1)
         tree_oid, trees = builder.build()

@@ -20,6 +20,7 @@ from openmodelhub.protocol.names import NameError_, validate_file_path
 from openmodelhub.services.errors import (
     BadRequest,
     ChecksumMismatch,
+    FileQuarantined,
     Forbidden,
     InvalidPath,
     LfsObjectNotFound,
@@ -29,6 +30,7 @@ from openmodelhub.services.errors import (
 from openmodelhub.services.gitstore import GitStore
 from openmodelhub.services.hub import Hub
 from openmodelhub.services.repos import RepoService, ensure_blob_rows
+from openmodelhub.services.scans import ScanService
 from openmodelhub.storage import BlobInfo, ChecksumError
 from openmodelhub.storage.base import BlobWriter
 
@@ -43,10 +45,11 @@ class PreuploadFile:
 
 
 class UploadService:
-    def __init__(self, hub: Hub, git: GitStore, repos: RepoService) -> None:
+    def __init__(self, hub: Hub, git: GitStore, repos: RepoService, scans: ScanService) -> None:
         self.hub = hub
         self.git = git
         self.repos = repos
+        self.scans = scans
         self.multipart_dir = hub.settings.tmp_dir / "multipart"
         self.multipart_dir.mkdir(parents=True, exist_ok=True)
 
@@ -124,7 +127,7 @@ class UploadService:
 
     # -- LFS batch -----------------------------------------------------------------------------------------
     def batch(
-        self, repo_url: str, base_url: str, operation: Any, objects: Any, transfers: Any
+        self, repo: Repo, repo_url: str, base_url: str, operation: Any, objects: Any, transfers: Any
     ) -> dict[str, Any]:
         if operation not in ("upload", "download"):
             raise BadRequest("'operation' must be 'upload' or 'download'")
@@ -149,8 +152,11 @@ class UploadService:
             stored = self._stored(oid)
             item: dict[str, Any] = {"oid": oid, "size": size, "authenticated": True}
             if operation == "download":
+                quarantined = stored is not None and self._quarantined(repo, oid)
                 if stored is None:
                     item["error"] = {"code": 404, "message": "Object does not exist"}
+                elif quarantined:
+                    item["error"] = {"code": 403, "message": quarantined}
                 else:
                     item["actions"] = {
                         "download": {"href": f"{base_url}/lfs/objects/{oid}?{self.sign('get', oid)}"}
@@ -172,6 +178,13 @@ class UploadService:
                     item["actions"] = {"upload": {"href": href}, "verify": verify}
             out.append(item)
         return {"transfer": "basic", "objects": out, "hash_algo": "sha256"}
+
+    def _quarantined(self, repo: Repo, sha256: str) -> str | None:
+        try:
+            self.scans.check_download(repo, sha256, "")
+        except FileQuarantined as exc:
+            return exc.message
+        return None
 
     def _stored(self, sha256: str) -> Blob | None:
         with self.hub.read() as s:

@@ -143,15 +143,25 @@ class FileService:
             steps += 1
         return result
 
-    def read_json(self, commit: str, path: str, limit: int = 1 << 20) -> dict[str, Any] | None:
-        entry = self.git.lookup(self.git.commit_tree(commit), path)
+    def read_text(self, tree: str, path: str, limit: int = 1 << 20) -> str | None:
+        """Text of a small file in a tree; None when it is missing, a folder, or over `limit` bytes."""
+        entry = self.git.lookup(tree, path)
         if entry is None or entry.is_dir:
             return None
         meta = self.git.blob_metas([entry.oid]).get(entry.oid)
         if meta is None or meta.size > limit:
             return None
         try:
-            data = json.loads(self.hub.blobs.read_all(meta.sha256, limit))
+            return self.hub.blobs.read_all(meta.sha256, limit).decode("utf-8", "replace")
         except (ValueError, OSError):
+            return None
+
+    def read_json(self, commit: str, path: str, limit: int = 1 << 20) -> dict[str, Any] | None:
+        text = self.read_text(self.git.commit_tree(commit), path, limit)
+        if text is None:
+            return None
+        try:
+            data = json.loads(text)
+        except ValueError:
             return None
         return data if isinstance(data, dict) else None

@@ -205,3 +205,56 @@ def test_validate_yaml_reports_errors_and_warnings(hub: HubServer) -> None:
         json={"content": "---\nbase_model_relation: distilled\n---\n", "repoType": "model"},
     )
     assert bad.status_code == 400 and "base_model_relation" in bad.text
+
+
+def test_listing_filters_by_openness_class_and_commercial_use(
+    hub: HubServer, accounts: Accounts, repo_name: str
+) -> None:
+    api = HfApi(endpoint=hub.url, token=accounts.alice)
+    ds_id = f"alice/{repo_name}-data"
+    api.create_repo(ds_id, repo_type="dataset")
+    api.create_commit(
+        ds_id,
+        repo_type="dataset",
+        commit_message="data",
+        operations=[
+            add("README.md", card("license: cc-by-4.0", "A dataset of sentences. " + WORDS[:400])),
+            add("data/train.csv", b"text,label\nhello,1\n"),
+            add("preprocess.py", b"print('cleaning')\n"),
+        ],
+    )
+    one, three, nc_base, nc_child = (f"alice/{repo_name}-{k}" for k in ("one", "three", "ncbase", "ncchild"))
+    for rid in (one, three, nc_base, nc_child):
+        api.create_repo(rid)
+    api.create_commit(one, commit_message="all", operations=_class_one_files(ds_id))
+    api.create_commit(
+        three,
+        commit_message="no training code",
+        operations=[op for op in _class_one_files(ds_id) if op.path_in_repo != "train.py"],
+    )
+    api.upload_file(path_or_fileobj=card("license: cc-by-nc-4.0"), path_in_repo="README.md", repo_id=nc_base)
+    child_card = card(f"license: mit\nbase_model: {nc_base}")
+    api.upload_file(path_or_fileobj=child_card, path_in_repo="README.md", repo_id=nc_child)
+
+    def ids(**params: str) -> set[str]:
+        r = httpx.get(f"{hub.url}/api/models", params={"search": repo_name, **params}, timeout=60)
+        assert r.status_code == 200, r.text
+        return {m["id"] for m in r.json()}
+
+    assert ids() == {one, three, nc_base, nc_child}
+    # "At least this open": a Class I model also satisfies II and III.
+    assert ids(openness="I") == {one}
+    assert ids(openness="II") == {one}
+    assert ids(openness="III") == {one, three}
+    assert ids(openness="class-iii") == {one, three}
+    # Commercial use across the lineage: the MIT child of a non-commercial base is not.
+    assert ids(commercial="true") == {one, three}
+    assert ids(commercial="false") == {nc_base, nc_child}
+    assert ids(commercial="true", openness="I") == {one}
+    assert ids(commercial="true", filter=f"base_model:{nc_base}") == set()
+    assert ids(limit="1", openness="III") < {one, three}
+    for bad in ({"openness": "IV"}, {"commercial": "maybe"}):
+        r = httpx.get(f"{hub.url}/api/models", params=bad, timeout=60)
+        assert r.status_code == 400, r.text
+    r = httpx.get(f"{hub.url}/api/datasets", params={"openness": "I"}, timeout=60)
+    assert r.status_code == 400

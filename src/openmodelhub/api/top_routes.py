@@ -26,6 +26,7 @@ from openmodelhub.protocol.names import DEFAULT_BRANCH, REPO_TYPES_BY_PLURAL, Re
 from openmodelhub.protocol.timefmt import iso_z
 from openmodelhub.services.cards import validate_card
 from openmodelhub.services.errors import BadRequest, InvalidCardMetadata, NotFound, SizeMismatch, Unauthorized
+from openmodelhub.services.openness import parse_openness_class
 from openmodelhub.services.repos import ListQuery, parse_repo_id
 from openmodelhub.storage import ChecksumError
 
@@ -158,7 +159,11 @@ async def list_repos(request: Request) -> Response:
         offset=offset,
         limit=limit + 1,
     )
-    repos = await run_in_threadpool(svc.repos.list, who, q)
+    min_class = parse_openness_class(qp["openness"]) if qp.get("openness") else None
+    commercial = _tri_bool(qp.get("commercial"), "commercial")
+    repos = await run_in_threadpool(
+        lambda: svc.openness.list_models(who, q, min_class=min_class, commercial=commercial)
+    )
     more = len(repos) > limit
     repos = repos[:limit]
     expand = qp.getlist("expand")
@@ -183,6 +188,16 @@ async def list_repos(request: Request) -> Response:
     data = await run_in_threadpool(build)
     headers = {"Link": next_link(request, encode_offset_cursor(offset + limit))} if more else {}
     return JSON(data, headers=headers)
+
+
+def _tri_bool(value: str | None, name: str) -> bool | None:
+    if value is None or value == "":
+        return None
+    if value.lower() in ("1", "true", "yes"):
+        return True
+    if value.lower() in ("0", "false", "no"):
+        return False
+    raise BadRequest(f"'{name}' must be true or false")
 
 
 async def agent_harnesses(request: Request) -> Response:

@@ -69,9 +69,18 @@ def lineage(svc: Services, repo_id: str, svg: Path | None, as_json: bool) -> Non
         typer.echo(f"wrote {svg}")
     if as_json or svg is None:
         typer.echo(json.dumps(data, indent=2))
+    if not as_json:
+        for m in data.get("possibleDerivations") or []:
+            typer.echo(
+                f"warning: possible undeclared derivation: {data['id']} and {m['id']} ({m['direction']}) "
+                f"have weight similarity {m['similarity']:.3f} over {m['comparedTensors']} tensors, "
+                "but neither declares the other as base_model",
+                err=True,
+            )
 
 
 VERDICT_COLOUR = {"ok": "#2e7d32", "drift": "#c62828", "unknown": "#9e9e9e"}
+SUSPECT_COLOUR = "#ef6c00"
 
 
 def lineage_svg(data: dict[str, Any]) -> str:
@@ -86,6 +95,11 @@ def lineage_svg(data: dict[str, Any]) -> str:
     for d in data["descendants"]:
         by_depth.setdefault(d["depth"], []).append(d)
     rows = [by_depth[k] for k in sorted(by_depth)]
+    suspects = [
+        {**m, "onHub": True, "suspect": True, "depth": None} for m in data.get("possibleDerivations") or []
+    ]
+    if suspects:
+        rows.append(suspects)
     box_w, box_h, gap_x, gap_y = 260, 54, 30, 50
     width = max(len(r) for r in rows) * (box_w + gap_x) + gap_x
     height = len(rows) * (box_h + gap_y) + gap_y
@@ -111,8 +125,23 @@ def lineage_svg(data: dict[str, Any]) -> str:
                     f'<line x1="{x1 + box_w // 2}" y1="{y1 + box_h}" x2="{x2 + box_w // 2}" y2="{y2}" '
                     f'stroke="{colour}" stroke-width="2"/>'
                 )
+    for n in suspects:
+        (x1, y1), (x2, y2) = pos[data["id"]], pos[n["id"]]
+        parts.append(
+            f'<line x1="{x1 + box_w // 2}" y1="{y1 + box_h}" x2="{x2 + box_w // 2}" y2="{y2}" '
+            f'stroke="{SUSPECT_COLOUR}" stroke-width="2" stroke-dasharray="6 4"/>'
+        )
     for n in nodes:
         x, y = pos[n["id"]]
+        if n.get("suspect"):
+            parts.append(
+                f'<rect x="{x}" y="{y}" width="{box_w}" height="{box_h}" rx="6" fill="#fff" '
+                f'stroke="{SUSPECT_COLOUR}" stroke-width="2" stroke-dasharray="6 4"/>'
+            )
+            parts.append(f'<text x="{x + 8}" y="{y + 20}" font-weight="bold">{escape(n["id"])}</text>')
+            label = f"possible undeclared derivation · similarity {n['similarity']:.3f}"
+            parts.append(f'<text x="{x + 8}" y="{y + 40}">{escape(label)}</text>')
+            continue
         status = (n.get("effectiveLicense") or {}).get("status") or "unknown"
         lic = (n.get("license") or {}).get("id") or (n.get("license") or {}).get("declared") or "?"
         dash = "" if n.get("onHub") else ' stroke-dasharray="4 3"'

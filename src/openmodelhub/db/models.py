@@ -186,3 +186,16 @@ class OpennessAssessment(Base):
     claimed_class: Mapped[int | None] = mapped_column(Integer, nullable=True)
     data: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     computed_at: Mapped[datetime] = mapped_column(DateTime, default=_now)
+
+
+class WeightFingerprint(Base):
+    """A seeded sample of the float tensors of one commit's safetensors files (for similarity checks)."""
+
+    __tablename__ = "weight_fingerprints"
+    repo_id: Mapped[int] = mapped_column(ForeignKey("repos.id", ondelete="CASCADE"), primary_key=True)
+    commit_oid: Mapped[str] = mapped_column(String(40), primary_key=True)
+    version: Mapped[str] = mapped_column(String(32))
+    tensor_count: Mapped[int] = mapped_column(Integer, default=0)
+    files: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
+    tensors: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    computed_at: Mapped[datetime] = mapped_column(DateTime, default=_now)

@@ -22,6 +22,7 @@ from openmodelhub.services.errors import (
     ParentCommitMismatch,
     SizeMismatch,
 )
+from openmodelhub.services.fingerprints import FingerprintService
 from openmodelhub.services.gitstore import GitStore
 from openmodelhub.services.hub import Hub
 from openmodelhub.services.lineage import relation_tags
@@ -81,11 +82,19 @@ def _check_path(path: Any) -> str:
 
 
 class CommitService:
-    def __init__(self, hub: Hub, git: GitStore, repos: RepoService, scans: ScanService) -> None:
+    def __init__(
+        self,
+        hub: Hub,
+        git: GitStore,
+        repos: RepoService,
+        scans: ScanService,
+        fingerprints: FingerprintService | None = None,
+    ) -> None:
         self.hub = hub
         self.git = git
         self.repos = repos
         self.scans = scans
+        self.fingerprints = fingerprints
 
     # -- reading the wire format ---------------------------------------------------------------------------
     def read_ndjson(self, body: BinaryIO) -> CommitRequest:
@@ -221,6 +230,9 @@ class CommitService:
         for _attempt in range(CAS_ATTEMPTS):
             new_oid = self._try_commit(principal, repo, ref_name, head, message, request, skip_if_unchanged)
             if new_oid is not None:
+                if new_oid != head and self.fingerprints is not None:
+                    # After the ref moved; failure-tolerant (never fails the commit), else computed on read.
+                    self.fingerprints.record_quietly(repo, new_oid)
                 return CommitResult(oid=new_oid, branch=branch)
             head = self.repos.branch_head(repo, branch)
             if request.parent_commit:

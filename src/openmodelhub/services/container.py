@@ -3,6 +3,7 @@
 from openmodelhub.services.auth import AuthService
 from openmodelhub.services.commits import CommitService
 from openmodelhub.services.files import FileService
+from openmodelhub.services.fingerprints import FingerprintService
 from openmodelhub.services.gitstore import GitStore
 from openmodelhub.services.hub import Hub
 from openmodelhub.services.lineage import LineageService
@@ -20,10 +21,11 @@ class Services:
         self.auth = AuthService(hub)
         self.scans = ScanService(hub)
         self.repos = RepoService(hub, self.git, self.auth, self.scans)
-        self.commits = CommitService(hub, self.git, self.repos, self.scans)
+        self.fingerprints = FingerprintService(hub, self.git)
+        self.commits = CommitService(hub, self.git, self.repos, self.scans, self.fingerprints)
         self.files = FileService(hub, self.git, self.repos)
         self.uploads = UploadService(hub, self.git, self.repos, self.scans)
-        self.lineage = LineageService(hub, self.git, self.repos)
+        self.lineage = LineageService(hub, self.git, self.repos, self.fingerprints)
         self.openness = OpennessService(hub, self.repos, self.lineage)
 
     @classmethod

@@ -16,6 +16,7 @@ from openmodelhub.protocol.names import DEFAULT_BRANCH, RepoType
 from openmodelhub.services.auth import AuthService, Principal
 from openmodelhub.services.cards import CardError, split_front_matter
 from openmodelhub.services.errors import HubError
+from openmodelhub.services.fingerprints import STRONG_MATCH, FingerprintService
 from openmodelhub.services.gitstore import GitStore
 from openmodelhub.services.hub import Hub
 from openmodelhub.services.license_drift import LicenseNode, LicenseVerdict, evaluate
@@ -84,10 +85,13 @@ class HeadFiles:
 
 
 class LineageService:
-    def __init__(self, hub: Hub, git: GitStore, repos: RepoService) -> None:
+    def __init__(
+        self, hub: Hub, git: GitStore, repos: RepoService, fingerprints: FingerprintService | None = None
+    ) -> None:
         self.hub = hub
         self.git = git
         self.repos = repos
+        self.fingerprints = fingerprints
 
     # -- reading heads -------------------------------------------------------------------------------------
     def head_files(self, repo: Repo, revision: str = DEFAULT_BRANCH) -> HeadFiles:
@@ -203,6 +207,7 @@ class LineageService:
                     self._node_json(principal, cid, depth, ("parent", parent), self.node(child), child)
                 )
                 queue.append((cid, depth + 1))
+        declared = {a["id"] for a in ancestors} | {d["id"] for d in descendants}
         return {
             "id": repo_id,
             "relation": subject.relation,
@@ -210,7 +215,59 @@ class LineageService:
             "effectiveLicense": verdict.to_json(),
             "ancestors": ancestors,
             "descendants": descendants,
+            "possibleDerivations": self.possible_derivations(principal, repo, declared),
         }
+
+    # -- weight similarity ---------------------------------------------------------------------------------
+    def ancestor_ids(self, principal: Principal | None, repo: Repo) -> set[str]:
+        """Every declared ancestor id (on this hub or external), from the stored card data."""
+        seen: set[str] = set()
+        queue = base_models(repo.card_data)
+        while queue and len(seen) < MAX_NODES:
+            rid = queue.pop(0)
+            if rid in seen:
+                continue
+            seen.add(rid)
+            found = self._visible(principal, rid)
+            if found is not None:
+                queue.extend(base_models(found.card_data))
+        return seen
+
+    def possible_derivations(
+        self, principal: Principal | None, repo: Repo, declared: set[str]
+    ) -> list[dict[str, Any]]:
+        """Models whose weights strongly match this one's but that the `base_model` tree does not relate to
+        it: not an ancestor, not a descendant, and sharing no declared ancestor (siblings are explained)."""
+        if self.fingerprints is None:
+            return []
+        repo_id = f"{repo.namespace}/{repo.name}"
+        with self.hub.read() as s:
+            candidates = [
+                r
+                for r in s.scalars(
+                    select(Repo).where(Repo.type == RepoType.MODEL.value, Repo.id != repo.id)
+                ).all()
+                if AuthService.can_read(principal, r) and f"{r.namespace}/{r.name}" not in declared
+            ]
+        mine = self.ancestor_ids(principal, repo)
+        out: list[dict[str, Any]] = []
+        for other, sim in self.fingerprints.matches(repo, candidates):
+            other_id = f"{other.namespace}/{other.name}"
+            theirs = self.ancestor_ids(principal, other)
+            if repo_id in theirs or other_id in mine or mine & theirs:
+                continue
+            older = (other.created_at, other.id) < (repo.created_at, repo.id)
+            out.append(
+                {
+                    "id": other_id,
+                    "kind": "possible undeclared derivation",
+                    "direction": "possible-base" if older else "possible-derivative",
+                    **sim.to_json(),
+                    "threshold": STRONG_MATCH,
+                    "license": (other.card_data or {}).get("license"),
+                }
+            )
+        return out
 
     def _node_json(
         self,

@@ -16,14 +16,15 @@ from typing import Any
 from sqlalchemy import select
 
 from openmodelhub.db.models import OpennessAssessment, Repo
-from openmodelhub.protocol.names import RepoType
+from openmodelhub.protocol.names import DEFAULT_BRANCH, RepoType
 from openmodelhub.protocol.timefmt import utcnow
+from openmodelhub.services.auth import Principal
 from openmodelhub.services.cards import CardError, parse_card_metadata, split_front_matter
-from openmodelhub.services.errors import HubError
+from openmodelhub.services.errors import BadRequest, HubError
 from openmodelhub.services.hub import Hub
 from openmodelhub.services.licenses import LicenseEntry, ResolvedLicense, knowledge_base, resolve_license
 from openmodelhub.services.lineage import LineageService
-from openmodelhub.services.repos import RepoService
+from openmodelhub.services.repos import ListQuery, RepoService
 
 ASSESSMENT_VERSION = "1"
 FRAMEWORK = "MOF 1.0"
@@ -37,6 +38,15 @@ CLAIMED_STATES = (*VERIFIED_STATES, "present-unverified", "linked-unverified", "
 MIN_CARD_WORDS = 150
 MIN_DATA_CARD_WORDS = 30
 TEMPLATE_MARK = "[More Information Needed]"
+CLASS_NAMES = {"I": 1, "II": 2, "III": 3, "1": 1, "2": 2, "3": 3}
+
+
+def parse_openness_class(value: str) -> int:
+    """`I`, `II`, `III` (or 1-3, case-insensitive, optional `class` prefix) as the MOF class number."""
+    key = value.strip().upper().removeprefix("CLASS").strip(" -_")
+    if key not in CLASS_NAMES:
+        raise BadRequest(f"unknown openness class {value!r}: use I, II or III")
+    return CLASS_NAMES[key]
 
 
 @dataclass(frozen=True)
@@ -714,3 +724,44 @@ class OpennessService:
         for row in rows:
             out[row.repo_id] = (row.verified_class, row.claimed_class)
         return out
+
+    # -- listing filters -----------------------------------------------------------------------------------
+    def verified_class(self, repo: Repo) -> int | None:
+        """The verified MOF class of the head of `main` (1 is the most open; None: unclassified)."""
+        try:
+            commit = self.repos.resolve(repo, DEFAULT_BRANCH)
+        except HubError:
+            return None
+        cls = self.assessment(repo, commit).get("verifiedClass")
+        return cls if isinstance(cls, int) else None
+
+    def commercial_allowed(self, principal: Principal | None, repo: Repo) -> bool:
+        """True when the effective licence across the lineage allows commercial use without a cap (every
+        licence in the tree is known and none forbids or caps commercial use)."""
+        verdict, _ = self.lineage.license_verdict(principal, repo)
+        return verdict.effective.get("commercial") == "yes"
+
+    def list_models(
+        self,
+        principal: Principal | None,
+        q: ListQuery,
+        *,
+        min_class: int | None = None,
+        commercial: bool | None = None,
+    ) -> list[Repo]:
+        """The repo listing with the openness filters: `min_class` keeps models whose *verified* class is at
+        least that open (Class I also satisfies II and III); `commercial` keeps models whose lineage allows
+        (True) or does not allow / cannot be shown to allow (False) commercial use."""
+        if min_class is None and commercial is None:
+            return self.repos.list(principal, q)
+        if q.repo_type is not RepoType.MODEL:
+            raise BadRequest("the openness and commercial filters apply to models")
+
+        def keep(repo: Repo) -> bool:
+            if min_class is not None:
+                cls = self.verified_class(repo)
+                if cls is None or cls > min_class:
+                    return False
+            return commercial is None or self.commercial_allowed(principal, repo) == commercial
+
+        return self.repos.list(principal, q, keep)

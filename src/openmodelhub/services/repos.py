@@ -1,5 +1,6 @@
 """Repos and their refs: create, find, list, delete, move; branches and tags; revision resolution."""
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from importlib import resources
@@ -312,7 +313,11 @@ class RepoService:
                 raise RevisionNotFound(missing_msg)
 
     # -- listing -------------------------------------------------------------------------------------------
-    def list(self, principal: Principal | None, q: ListQuery) -> list[Repo]:
+    def list(
+        self, principal: Principal | None, q: ListQuery, keep: Callable[[Repo], bool] | None = None
+    ) -> list[Repo]:
+        """A page of the repos `principal` may read; `keep` is an extra test (openness, licences) applied
+        after the SQL and tag filters, outside the read session (it may compute and store assessments)."""
         stmt = select(Repo).where(Repo.type == q.repo_type.value)
         if principal is None:
             stmt = stmt.where(Repo.private.is_(False))
@@ -340,23 +345,27 @@ class RepoService:
         else:
             stmt = stmt.order_by(Repo.namespace, Repo.name)
         with self.hub.read() as s:
-            if not q.filters:
+            if not q.filters and keep is None:
                 return list(s.scalars(stmt.offset(q.offset).limit(q.limit)).all())
             # Tag filters are checked in Python (JSON list membership is not portable SQL).
             wanted = set(q.filters)
-            out: list[Repo] = []
-            skipped = 0
-            for repo in s.scalars(stmt).yield_per(500):
-                tags = set(repo.tags or []) | {repo.pipeline_tag or "", repo.library_name or ""}
-                if not wanted <= tags:
-                    continue
-                if skipped < q.offset:
-                    skipped += 1
-                    continue
-                out.append(repo)
-                if len(out) >= q.limit:
-                    break
-            return out
+            matching = [
+                repo
+                for repo in s.scalars(stmt).yield_per(500)
+                if wanted <= (set(repo.tags or []) | {repo.pipeline_tag or "", repo.library_name or ""})
+            ]
+        out: list[Repo] = []
+        skipped = 0
+        for repo in matching:
+            if keep is not None and not keep(repo):
+                continue
+            if skipped < q.offset:
+                skipped += 1
+                continue
+            out.append(repo)
+            if len(out) >= q.limit:
+                break
+        return out
 
 
 def ensure_blob_rows(

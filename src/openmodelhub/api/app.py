@@ -12,6 +12,7 @@ from starlette.types import Receive, Scope, Send
 from openmodelhub import __version__
 from openmodelhub.api import repo_routes, top_routes
 from openmodelhub.api.errors import error_response, hub_error_response, internal_error_response
+from openmodelhub.api.hotcache import HotCache
 from openmodelhub.api.rawpath import parse_repo_path
 from openmodelhub.protocol import codes
 from openmodelhub.services.container import Services
@@ -36,9 +37,41 @@ async def dispatch_repo_path(request: Request) -> Response:
     return error_response(404, "NotFound", f"No route for {request.method} {request.url.path}")
 
 
+class HubApp(FastAPI):
+    """FastAPI, with GET/HEAD of `/resolve` and repo info answered before the middleware stack and routes.
+
+    Downloads and `model_info` are the hottest paths by far; they get the same handlers and the same error
+    answers as through the full stack (`hub_error_response` for HubError, `internal_error_response` else).
+    """
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["method"] in ("GET", "HEAD"):
+            raw = scope.get("raw_path") or scope["path"].encode()
+            if b"/resolve/" in raw or raw.startswith((b"/api/models/", b"/api/datasets/")):
+                p = parse_repo_path(raw)
+                handler = None
+                if p is not None and p.kind == "resolve":
+                    handler = repo_routes.resolve
+                elif p is not None and p.kind == "api" and p.action in ("", "revision"):
+                    handler = repo_routes.info
+                if p is not None and handler is not None:
+                    scope["app"] = self
+                    request = Request(scope, receive)
+                    try:
+                        response = await handler(request, p)
+                    except HubError as exc:
+                        response = hub_error_response(request, exc)
+                    except Exception as exc:  # answered like the app's own handler does
+                        response = internal_error_response(request, exc)
+                    await response(scope, receive, send)
+                    return
+        await super().__call__(scope, receive, send)
+
+
 def create_app(services: Services) -> FastAPI:
-    app = FastAPI(title="OpenModelHub", version=__version__, docs_url=None, redoc_url=None, openapi_url=None)
+    app = HubApp(title="OpenModelHub", version=__version__, docs_url=None, redoc_url=None, openapi_url=None)
     app.state.services = services
+    app.state.hot = HotCache(services.hub.engine)
 
     @app.exception_handler(HubError)
     async def _hub_error(request: Request, exc: HubError) -> Response:

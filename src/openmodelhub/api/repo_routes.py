@@ -1,7 +1,10 @@
 """Repo-scoped endpoints: everything under /api/{type}s/{ns}/{name}/..., resolve and the LFS batch API."""
 
+import os
 import tempfile
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs
 
@@ -24,6 +27,7 @@ from openmodelhub.api.common import (
     services,
 )
 from openmodelhub.api.errors import header_safe
+from openmodelhub.api.hotcache import HotCache
 from openmodelhub.api.rawpath import RepoPath
 from openmodelhub.protocol.names import DEFAULT_BRANCH
 from openmodelhub.services.container import Services
@@ -58,8 +62,15 @@ def _one_arg(p: RepoPath, what: str) -> str:
 
 # -- read ----------------------------------------------------------------------------------------------------
 async def info(request: Request, p: RepoPath) -> Response:
+    # Repo info is a function of the database and immutable content: reuse it while the database is unchanged.
     svc = services(request)
-    _, repo = await _repo(request, p)
+    hot: HotCache = request.app.state.hot
+    key = ("info", request.headers.get("authorization"), p.repo_type, p.repo_id, p.action, *p.args)
+    key += (request.url.query,)
+    version, hit = hot.get(key)
+    if hit is not None and (hit[0] is None or not svc.auth.touch_due(hit[0])):
+        return Response(hit[1], media_type="application/json")
+    who, repo = await _repo(request, p)
     revision = _one_arg(p, "revision") if p.action == "revision" else DEFAULT_BRANCH
     commit = await run_in_threadpool(svc.repos.resolve, repo, revision)
     expand = request.query_params.getlist("expand")
@@ -69,7 +80,9 @@ async def info(request: Request, p: RepoPath) -> Response:
     )
     if query_bool(request, "securityStatus"):
         data["securityRepoStatus"] = await run_in_threadpool(_repo_security, svc, repo, commit)
-    return JSON(data)
+    body = orjson.dumps(data)
+    hot.put(version, key, (who.user_id if who else None, body))
+    return Response(body, media_type="application/json")
 
 
 def _repo_security(svc: Services, repo: Any, commit: str) -> dict[str, Any]:
@@ -323,13 +336,27 @@ API_ROUTES: dict[tuple[str, str], Handler] = {
 
 
 # -- resolve -------------------------------------------------------------------------------------------------
-async def resolve(request: Request, p: RepoPath) -> Response:
-    svc = services(request)
-    _, repo = await _repo(request, p)
+@dataclass(frozen=True)
+class _Download:
+    """Everything a resolve answer needs, computed once and reused while the database is unchanged."""
+
+    user_id: int | None
+    commit: str
+    size: int
+    local: Path
+    stat: os.stat_result
+    headers: dict[str, str]
+    media_type: str
+
+
+def _prepare_download(svc: Services, authorization: str | None, p: RepoPath) -> _Download:
+    who = svc.auth.authenticate(authorization)
+    repo = svc.repos.get_readable(who, p.repo_type, p.repo_id)
     revision, path = p.args
-    f = await run_in_threadpool(svc.files.resolve_file, repo, revision, path)
-    warning = await run_in_threadpool(svc.scans.check_download, repo, f.meta.sha256, path)
+    f = svc.files.resolve_file(repo, revision, path)
+    warning = svc.scans.check_download(repo, f.meta.sha256, path)
     local = svc.hub.blobs.local_path(f.meta.sha256)
+    assert local is not None
     headers = {"X-Repo-Commit": f.commit, "Accept-Ranges": "bytes"}
     if warning:
         # huggingface_hub logs `X-HF-Warning: <topic>; <message>` as a warning, once per topic.
@@ -341,15 +368,42 @@ async def resolve(request: Request, p: RepoPath) -> Response:
     else:
         etag = f'"{f.meta.oid}"'
     headers["ETag"] = etag
-    assert local is not None
-    if _range_beyond_end(request.headers.get("range"), f.meta.size):
+    return _Download(
+        user_id=who.user_id if who else None,
+        commit=f.commit,
+        size=f.meta.size,
+        local=local,
+        stat=os.stat(local),
+        headers=headers,
+        media_type=_media_type(path),
+    )
+
+
+async def resolve(request: Request, p: RepoPath) -> Response:
+    svc = services(request)
+    hot: HotCache = request.app.state.hot
+    authorization = request.headers.get("authorization")
+    key = ("resolve", authorization, p.repo_type, p.repo_id, *p.args)
+    version, d = hot.get(key)
+    if d is None or (d.user_id is not None and svc.auth.touch_due(d.user_id)):
+        d = await run_in_threadpool(_prepare_download, svc, authorization, p)
+        hot.put(version, key, d)
+    if _range_beyond_end(request.headers.get("range"), d.size):
         # Starlette's own 416 has no X-Error-Code and no JSON body; answer like every other error.
         raise RangeNotSatisfiable(
-            f"Requested range not satisfiable: the file has {f.meta.size} bytes",
-            size=f.meta.size,
-            commit=f.commit,
+            f"Requested range not satisfiable: the file has {d.size} bytes", size=d.size, commit=d.commit
         )
-    return FileResponse(local, headers=headers, media_type=_media_type(path))
+    if _etag_matches(request.headers.get("if-none-match"), d.headers["ETag"]):
+        return Response(status_code=304, headers=d.headers)
+    return FileResponse(d.local, headers=d.headers, media_type=d.media_type, stat_result=d.stat)
+
+
+def _etag_matches(header: str | None, etag: str) -> bool:
+    """True when an `If-None-Match` header names `etag` (weak or strong) or is `*`."""
+    if not header:
+        return False
+    tags = [t.strip().removeprefix("W/") for t in header.split(",")]
+    return "*" in tags or etag in tags
 
 
 def _range_beyond_end(header: str | None, size: int) -> bool:

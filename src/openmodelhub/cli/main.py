@@ -49,22 +49,79 @@ def serve(
     host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="TCP port.")] = 8080,
     data_dir: DataDir = None,
-    log_level: Annotated[str, typer.Option(help="uvicorn log level.")] = "info",
+    log_level: Annotated[str, typer.Option(help="Server log level.")] = "info",
+    workers: Annotated[int, typer.Option(help="Worker processes.", min=1)] = 1,
+    server: Annotated[
+        str, typer.Option(help="ASGI server: granian (faster, see ADR 0003) or uvicorn.")
+    ] = "granian",
 ) -> None:
     """Serve the hub over HTTP (creates and migrates the data directory on first start)."""
-    import uvicorn
-
-    from openmodelhub.api.app import create_app
     from openmodelhub.storage import LocalBlobStore
 
+    if server not in ("granian", "uvicorn"):
+        fail(f"--server must be granian or uvicorn, not {server!r}")
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     svc = open_services(data_dir)
     if isinstance(svc.hub.blobs, LocalBlobStore):
         svc.hub.blobs.clean_staging()
+    resolved = svc.hub.settings.data_dir.resolve()
     typer.echo(
-        f"OpenModelHub serving {svc.hub.settings.data_dir.resolve()} at http://{host}:{port}", err=True
+        f"OpenModelHub serving {resolved} at http://{host}:{port} ({server}, {workers} worker(s))", err=True
     )
-    uvicorn.run(create_app(svc), host=host, port=port, log_level=log_level, access_log=False)
+    if server == "uvicorn" and workers == 1:
+        import uvicorn
+
+        from openmodelhub.api.app import create_app
+
+        uvicorn.run(
+            create_app(svc),
+            host=host,
+            port=port,
+            log_level=log_level,
+            access_log=False,
+            loop="uvloop",
+            http="httptools",
+        )
+        return
+    # Worker processes build their own services from the environment; they die with this process.
+    from openmodelhub.api.worker import PARENT_ENV
+
+    svc.close()
+    os.environ["OMH_DATA_DIR"] = str(resolved)
+    os.environ[PARENT_ENV] = str(os.getpid())
+    target = "openmodelhub.api.worker:create_worker_app"
+    if server == "uvicorn":
+        import uvicorn
+
+        uvicorn.run(
+            target,
+            factory=True,
+            host=host,
+            port=port,
+            workers=workers,
+            log_level=log_level,
+            access_log=False,
+            loop="uvloop",
+            http="httptools",
+        )
+        return
+    from granian import Granian
+    from granian.constants import Interfaces, Loops
+    from granian.log import LogLevels
+
+    Granian(
+        target,
+        factory=True,
+        address=host,
+        port=port,
+        interface=Interfaces.ASGI,
+        workers=workers,
+        loop=Loops.uvloop,
+        log_level=LogLevels(log_level.lower()),
+        log_access=False,
+        backlog=2048,
+        websockets=False,
+    ).serve()
 
 
 @user_app.command("create")

@@ -150,6 +150,10 @@ class AuthService:
         self._touch(key, principal.user_id)
         return principal
 
+    def touch_due(self, user_id: int) -> bool:
+        """True when a request by this user should go through `authenticate` to record `last_used_at`."""
+        return time.monotonic() - self._last_used.get(user_id, 0.0) >= self._LAST_USED_EVERY
+
     def _touch(self, token_hash: str, user_id: int) -> None:
         now = time.monotonic()
         with self._lock:

@@ -1,0 +1,623 @@
+"""The hub's fast paths against nginx serving the same files from the same disk, side by side in one run.
+
+Usage: .venv/bin/python bench/hub_bench.py [--quick] [--save] [--server S] [--workers N] [--keep]
+
+Starts its own `omh serve` (temp data dir, free port) holding all-MiniLM-L6-v2 and a 1 GiB LFS file, and an
+nginx (own config, `sendfile on`) whose root is the hub's blob directory. Needs nginx, ab (apache2-utils) and
+curl on PATH; `make bench` installs them. Prints one table (measure, value, baseline, ratio, target, pass);
+`--save` also writes it with the machine's cores, memory and the date to bench/results/<date>.md.
+Not part of the test suite.
+"""
+
+from __future__ import annotations
+
+import argparse
+import concurrent.futures
+import datetime as dt
+import hashlib
+import json
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+ROOT = Path(__file__).resolve().parent.parent
+MINILM_ID = "sentence-transformers/all-MiniLM-L6-v2"
+BIG_REPO = "bench/big"
+UPLOAD_REPO = "bench/upload"
+GiB = 1 << 30
+MiB = 1 << 20
+
+
+# -- processes -----------------------------------------------------------------------------------------------
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def omh(data_dir: Path, *args: str) -> str:
+    out = subprocess.run(
+        [sys.executable, "-m", "openmodelhub.cli", *args, "--data-dir", str(data_dir)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if out.returncode != 0:
+        raise SystemExit(f"omh {' '.join(args)} failed:\n{out.stdout}\n{out.stderr}")
+    return out.stdout
+
+
+def wait_http(url: str, proc: subprocess.Popen[bytes], what: str, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise SystemExit(f"{what} exited with {proc.returncode}")
+        try:
+            httpx.get(url, timeout=2)
+            return
+        except httpx.HTTPError:
+            time.sleep(0.1)
+    raise SystemExit(f"{what} did not answer within {timeout}s")
+
+
+def stop(proc: subprocess.Popen[bytes]) -> None:
+    """SIGTERM to the process group the bench started, then SIGKILL if it lingers."""
+    if proc.poll() is None:
+        os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+
+
+def process_tree(pid: int) -> list[int]:
+    children: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stat = (entry / "stat").read_text()
+            except OSError:
+                continue
+            ppid = int(stat.rsplit(")", 1)[1].split()[1])
+            children.setdefault(ppid, []).append(int(entry.name))
+    out, todo = [], [pid]
+    while todo:
+        p = todo.pop()
+        out.append(p)
+        todo.extend(children.get(p, []))
+    return out
+
+
+def memory_bytes(pids: list[int]) -> tuple[int, int]:
+    """(summed VmRSS, summed PSS) of `pids`. VmRSS counts pages that forked workers share once per process;
+    PSS splits each shared page between its users, so its sum is what the process tree really holds."""
+    rss = pss = 0
+    for pid in pids:
+        try:
+            for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+                if line.startswith("VmRSS:"):
+                    rss += int(line.split()[1]) * 1024
+            for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
+                if line.startswith("Pss:"):
+                    pss += int(line.split()[1]) * 1024
+        except OSError:
+            pass
+    return rss, pss
+
+
+@contextmanager
+def rss_peak(root_pid: int) -> Iterator[list[int]]:
+    """Polls the server's process tree every 20 ms; yields [peak summed VmRSS, peak summed PSS]."""
+    peak = [0, 0]
+    done = threading.Event()
+
+    def poll() -> None:
+        while not done.is_set():
+            rss, pss = memory_bytes(process_tree(root_pid))
+            peak[0], peak[1] = max(peak[0], rss), max(peak[1], pss)
+            done.wait(0.02)
+
+    t = threading.Thread(target=poll, daemon=True)
+    t.start()
+    try:
+        yield peak
+    finally:
+        done.set()
+        t.join()
+
+
+# -- files ---------------------------------------------------------------------------------------------------
+def write_random_file(path: Path, size: int, seed: int) -> str:
+    """`size` bytes that do not repeat within 1 MiB blocks; returns the sha256."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    block = bytearray(os.urandom(MiB))
+    h = hashlib.sha256()
+    with open(path, "wb") as f:
+        for i in range(size // MiB):
+            block[:16] = (seed * 1_000_003 + i).to_bytes(16, "little")
+            f.write(block)
+            h.update(block)
+    return h.hexdigest()
+
+
+def sha256_file(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        while chunk := f.read(4 * MiB):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def blob_path(blob_root: Path, sha: str) -> Path:
+    return blob_root / sha[:2] / sha[2:4] / sha
+
+
+def du(path: Path) -> int:
+    return sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
+
+
+# -- measuring tools -----------------------------------------------------------------------------------------
+def curl_get(url: str) -> float:
+    """Seconds for one GET into /dev/null."""
+    out = subprocess.run(
+        ["curl", "-sS", "-o", "/dev/null", "-w", "%{http_code} %{time_total}", url],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.split()
+    if out[0] != "200":
+        raise SystemExit(f"GET {url} answered {out[0]}")
+    return float(out[1])
+
+
+@dataclass
+class AbResult:
+    rps: float
+    errors: int
+    p99_ms: float
+
+
+def ab(url: str, n: int, c: int, *, head: bool) -> AbResult:
+    args = ["ab", "-q", "-k", "-n", str(n), "-c", str(c), *(["-i"] if head else []), url]
+    out = subprocess.run(args, capture_output=True, text=True, check=False).stdout
+    rps = re.search(r"Requests per second:\s+([\d.]+)", out)
+    if rps is None:
+        raise SystemExit(f"ab failed on {url}:\n{out}")
+    failed = re.search(r"Failed requests:\s+(\d+)", out)
+    non2xx = re.search(r"Non-2xx responses:\s+(\d+)", out)
+    p99 = re.search(r"^\s+99%\s+(\d+)", out, re.M)
+    errors = (int(failed.group(1)) if failed else 0) + (int(non2xx.group(1)) if non2xx else 0)
+    return AbResult(float(rps.group(1)), errors, float(p99.group(1)) if p99 else float("nan"))
+
+
+def best(fn: Callable[[], float], runs: int) -> float:
+    return min(fn() for _ in range(runs))
+
+
+# -- nginx ---------------------------------------------------------------------------------------------------
+NGINX_CONF = """
+worker_processes {workers};
+daemon off;
+pid {prefix}/nginx.pid;
+error_log {prefix}/error.log warn;
+{user}
+events {{ worker_connections 4096; }}
+http {{
+    access_log off;
+    sendfile on;
+    tcp_nopush on;
+    keepalive_requests 10000000;
+    keepalive_timeout 60;
+    default_type application/octet-stream;
+    client_body_temp_path {prefix}/client;
+    proxy_temp_path {prefix}/proxy;
+    fastcgi_temp_path {prefix}/fastcgi;
+    uwsgi_temp_path {prefix}/uwsgi;
+    scgi_temp_path {prefix}/scgi;
+    server {{
+        listen 127.0.0.1:{port};
+        root {root};
+        location / {{ }}
+    }}
+}}
+"""
+
+
+def start_nginx(prefix: Path, root: Path, port: int) -> subprocess.Popen[bytes]:
+    prefix.mkdir(parents=True, exist_ok=True)
+    conf = prefix / "nginx.conf"
+    user = "user root;" if os.geteuid() == 0 else ""  # the temp data dir is private to us
+    conf.write_text(
+        NGINX_CONF.format(workers=os.cpu_count() or 1, prefix=prefix, root=root, port=port, user=user)
+    )
+    proc = subprocess.Popen(
+        ["nginx", "-p", str(prefix), "-c", str(conf), "-e", str(prefix / "error.log")],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    wait_http(f"http://127.0.0.1:{port}/", proc, "nginx")
+    return proc
+
+
+# -- the table -----------------------------------------------------------------------------------------------
+@dataclass
+class Row:
+    measure: str
+    value: str
+    baseline: str
+    ratio: str
+    target: str
+    ok: bool
+
+
+def fmt_ratio(x: float) -> str:
+    return f"{x:.2f}x" if x >= 0.01 else f"{x:.4f}x"
+
+
+def table(rows: list[Row]) -> str:
+    head = ["measure", "value", "baseline", "ratio", "target", "pass"]
+    cells = [
+        [
+            r.measure,
+            r.value,
+            r.baseline,
+            r.ratio,
+            r.target,
+            "-" if r.ok is None else ("PASS" if r.ok else "FAIL"),
+        ]
+        for r in rows
+    ]
+    widths = [max(len(x) for x in col) for col in zip(head, *cells, strict=False)]
+    line = "| " + " | ".join(h.ljust(w) for h, w in zip(head, widths, strict=True)) + " |"
+    sep = "|" + "|".join("-" * (w + 2) for w in widths) + "|"
+    body = ["| " + " | ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)) + " |" for row in cells]
+    return "\n".join([line, sep, *body])
+
+
+# -- the run -------------------------------------------------------------------------------------------------
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--quick", action="store_true", help="64 MiB files and fewer requests (a smoke run)")
+    ap.add_argument("--save", action="store_true", help="also write the table to bench/results/<date>.md")
+    ap.add_argument("--server", default=None, help="passed to `omh serve --server`")
+    ap.add_argument("--workers", type=int, default=os.cpu_count(), help="`omh serve --workers` (cores)")
+    ap.add_argument("--requests", type=int, default=None, help="requests per ab run")
+    ap.add_argument("--keep", action="store_true", help="keep the temp directory")
+    args = ap.parse_args()
+    for tool in ("nginx", "ab", "curl", "sha256sum"):
+        if shutil.which(tool) is None:
+            raise SystemExit(
+                f"{tool} is not installed: run `make bench` (it installs nginx and apache2-utils)"
+            )
+
+    from openmodelhub.demo import minilm_dir
+
+    size = 64 * MiB if args.quick else GiB
+    n_req = args.requests or (4000 if args.quick else 30000)
+    size_label = f"{size // MiB} MiB" if size < GiB else f"{size // GiB} GiB"
+    started = time.monotonic()
+    tmp = Path(tempfile.mkdtemp(prefix="omh-bench-"))
+    data = tmp / "data"
+    procs: list[subprocess.Popen[bytes]] = []
+    rows: list[Row] = []
+    try:
+        # -- set-up: MiniLM and a big LFS file, imported with the CLI -------------------------------------
+        print(f"set-up in {tmp} ({size_label} files)", file=sys.stderr)
+        big_dir = tmp / "big"
+        big_sha = write_random_file(big_dir / "big.bin", size, seed=1)
+        omh(data, "import", str(minilm_dir()), MINILM_ID)
+        omh(data, "import", str(big_dir), BIG_REPO)
+        omh(data, "user", "create", "benchbot", "--admin")
+        token = omh(data, "token", "create", "--user", "benchbot", "--write").strip().splitlines()[-1]
+        upload_file = tmp / "upload.bin"
+        upload_sha = write_random_file(upload_file, size, seed=2)
+
+        port = free_port()
+        serve = [sys.executable, "-m", "openmodelhub.cli", "serve", "--port", str(port)]
+        serve += ["--data-dir", str(data), "--log-level", "warning"]
+        if args.server:
+            serve += ["--server", args.server]
+        if args.workers:
+            serve += ["--workers", str(args.workers)]
+        server = subprocess.Popen(serve, start_new_session=True)
+        procs.append(server)
+        hub = f"http://127.0.0.1:{port}"
+        wait_http(f"{hub}/api/models?limit=1", server, "omh serve")
+        nport = free_port()
+        nginx = start_nginx(tmp / "nginx", (data / "blobs" / "sha256").resolve(), nport)
+        procs.append(nginx)
+        ngx = f"http://127.0.0.1:{nport}"
+        time.sleep(1.0)  # let worker processes settle
+        blob_root = data / "blobs" / "sha256"
+
+        def blob_url(sha: str) -> str:
+            return f"{ngx}/{sha[:2]}/{sha[2:4]}/{sha}"
+
+        # -- 1. big GET ---------------------------------------------------------------------------------
+        print("GET big file", file=sys.stderr)
+        hub_big = f"{hub}/{BIG_REPO}/resolve/main/big.bin"
+        curl_get(hub_big)  # warm the page cache and the hub's caches
+        with rss_peak(server.pid) as peak_down:
+            t_hub = best(lambda: curl_get(hub_big), 3)
+        t_ngx = best(lambda: curl_get(blob_url(big_sha)), 3)
+        gbps_hub, gbps_ngx = size / t_hub / 1e9, size / t_ngx / 1e9
+        rows.append(
+            Row(
+                f"GET {size_label} /resolve (curl)",
+                f"{gbps_hub:.2f} GB/s",
+                f"nginx {gbps_ngx:.2f} GB/s",
+                fmt_ratio(gbps_hub / gbps_ngx),
+                ">= 0.9x nginx",
+                gbps_hub / gbps_ngx >= 0.9,
+            )
+        )
+
+        # -- 2./3. HEAD resolve -------------------------------------------------------------------------
+        print("HEAD /resolve", file=sys.stderr)
+        with open(minilm_dir() / "config.json", "rb") as f:
+            cfg_sha = hashlib.sha256(f.read()).hexdigest()
+        head_url = f"{hub}/{MINILM_ID}/resolve/main/config.json"
+        ab(head_url, min(n_req, 2000), 64, head=True)  # warm-up
+        h64 = ab(head_url, n_req, 64, head=True)
+        n64 = ab(blob_url(cfg_sha), n_req * 4, 64, head=True)
+        rows.append(
+            Row(
+                "HEAD /resolve, 64 conns (ab -i -k)",
+                f"{h64.rps:,.0f} req/s, {h64.errors} err",
+                f"nginx {n64.rps:,.0f} req/s",
+                fmt_ratio(h64.rps / n64.rps),
+                ">= 10,000 req/s, 0 err",
+                h64.rps >= 10_000 and h64.errors == 0,
+            )
+        )
+        h4 = ab(head_url, max(n_req // 4, 2000), 4, head=True)
+        n4 = ab(blob_url(cfg_sha), max(n_req // 4, 2000), 4, head=True)
+        rows.append(
+            Row(
+                "HEAD /resolve p99, 4 conns",
+                f"{h4.p99_ms:.0f} ms ({h4.rps:,.0f} req/s)",
+                f"nginx {n4.p99_ms:.0f} ms",
+                "-",
+                "<= 5 ms",
+                h4.p99_ms <= 5 and h4.errors == 0,
+            )
+        )
+
+        # -- 4. model_info ------------------------------------------------------------------------------
+        print("model_info", file=sys.stderr)
+        info_url = f"{hub}/api/models/{MINILM_ID}"
+        ab(info_url, min(n_req, 1000), 64, head=False)
+        mi = ab(info_url, max(n_req // 3, 2000), 64, head=False)
+        rows.append(
+            Row(
+                "model_info, 64 conns (ab -k)",
+                f"{mi.rps:,.0f} req/s, {mi.errors} err",
+                "-",
+                "-",
+                ">= 2,500 req/s, 0 err",
+                mi.rps >= 2_500 and mi.errors == 0,
+            )
+        )
+
+        # -- 5./6. upload ingest and re-upload ----------------------------------------------------------
+        print("upload", file=sys.stderr)
+        client = httpx.Client(timeout=600, headers={"Authorization": f"Bearer {token}"})
+        r = client.post(f"{hub}/api/repos/create", json={"name": "upload", "organization": "bench"})
+        r.raise_for_status()
+        lfs_json = "application/vnd.git-lfs+json"
+
+        def batch() -> dict[str, Any]:
+            r = client.post(
+                f"{hub}/{UPLOAD_REPO}.git/info/lfs/objects/batch",
+                json={
+                    "operation": "upload",
+                    "transfers": ["basic"],
+                    "hash_algo": "sha256",
+                    "objects": [{"oid": upload_sha, "size": size}],
+                },
+                headers={"Accept": lfs_json, "Content-Type": lfs_json},
+            )
+            r.raise_for_status()
+            obj: dict[str, Any] = r.json()["objects"][0]
+            assert "error" not in obj, obj
+            return obj
+
+        def commit(path: str) -> None:
+            lines = [
+                {"key": "header", "value": {"summary": f"add {path}", "description": ""}},
+                {
+                    "key": "lfsFile",
+                    "value": {"path": path, "algo": "sha256", "oid": upload_sha, "size": size},
+                },
+            ]
+            body = b"".join(json.dumps(x).encode() + b"\n" for x in lines)
+            r = client.post(
+                f"{hub}/api/models/{UPLOAD_REPO}/commit/main",
+                content=body,
+                headers={"Content-Type": "application/x-ndjson"},
+            )
+            r.raise_for_status()
+
+        def baseline_ingest() -> float:
+            dest = tmp / "cp-copy.bin"
+            t0 = time.perf_counter()
+            subprocess.run(["sha256sum", str(upload_file)], check=True, capture_output=True)
+            subprocess.run(["cp", str(upload_file), str(dest)], check=True)
+            subprocess.run(["sync", str(dest)], check=True)  # the hub fsyncs what it stores
+            elapsed = time.perf_counter() - t0
+            dest.unlink()
+            return elapsed
+
+        t_base = best(baseline_ingest, 2)
+        stored_before = du(blob_root)
+        with rss_peak(server.pid) as peak_up:
+            t0 = time.perf_counter()
+            obj = batch()
+            actions = obj["actions"]
+            out = subprocess.run(
+                [
+                    "curl",
+                    "-sS",
+                    "-o",
+                    "/dev/null",
+                    "-w",
+                    "%{http_code}",
+                    "-T",
+                    str(upload_file),
+                    actions["upload"]["href"],
+                ],
+                capture_output=True,
+                text=True,
+                check=True,
+            ).stdout
+            assert out == "200", out
+            client.post(actions["verify"]["href"], json={"oid": upload_sha, "size": size}).raise_for_status()
+            t_ingest = time.perf_counter() - t0
+        commit("first.bin")
+        t_first = time.perf_counter() - t0
+        stored_mid = du(blob_root)
+        t1 = time.perf_counter()
+        again = batch()
+        assert not again.get("actions"), again
+        commit("again.bin")
+        t_again = time.perf_counter() - t1
+        new_bytes = du(blob_root) - stored_mid
+        rows.append(
+            Row(
+                f"LFS PUT ingest {size_label}",
+                f"{size / t_ingest / 1e9:.2f} GB/s ({t_ingest:.2f} s)",
+                f"sha256sum+cp {t_base:.2f} s",
+                fmt_ratio(t_base / t_ingest),
+                ">= 0.8x",
+                t_base / t_ingest >= 0.8,
+            )
+        )
+        rows.append(
+            Row(
+                "re-upload identical content",
+                f"{new_bytes} new bytes, {t_again * 1000:.0f} ms",
+                f"first upload {t_first:.2f} s",
+                f"{t_again / t_first * 100:.1f}%",
+                "0 bytes, <= 5%",
+                new_bytes == 0 and t_again / t_first <= 0.05,
+            )
+        )
+        assert stored_mid - stored_before >= size
+
+        # -- 7. snapshot_download -----------------------------------------------------------------------
+        print("snapshot_download", file=sys.stderr)
+        files = sorted(p for p in minilm_dir().rglob("*") if p.is_file() and ".cache" not in p.parts)
+        shas = [sha256_file(p) for p in files]
+        total = sum(p.stat().st_size for p in files)
+
+        def snap_hub() -> float:
+            dest = Path(tempfile.mkdtemp(dir=tmp))
+            code = (
+                "import sys,time\nfrom huggingface_hub import snapshot_download\nt=time.perf_counter()\n"
+                f"snapshot_download({MINILM_ID!r}, endpoint={hub!r}, cache_dir={str(dest)!r},"
+                " max_workers=8)\n"
+                "print(time.perf_counter()-t)"
+            )
+            env = {**os.environ, "HF_HUB_DISABLE_TELEMETRY": "1", "HF_HUB_DISABLE_XET": "1"}
+            env.pop("HF_TOKEN", None)
+            out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env)
+            if out.returncode != 0:
+                raise SystemExit(f"snapshot_download failed:\n{out.stderr}")
+            shutil.rmtree(dest)
+            return float(out.stdout.strip().splitlines()[-1])
+
+        def snap_nginx() -> float:
+            dest = Path(tempfile.mkdtemp(dir=tmp))
+            t = time.perf_counter()
+            with httpx.Client(timeout=60) as c:
+
+                def one(i: int) -> None:
+                    target = dest / files[i].relative_to(minilm_dir())
+                    target.parent.mkdir(parents=True, exist_ok=True)
+                    with c.stream("GET", blob_url(shas[i])) as r, open(target, "wb") as f:
+                        r.raise_for_status()
+                        for chunk in r.iter_bytes(MiB):
+                            f.write(chunk)
+
+                with concurrent.futures.ThreadPoolExecutor(8) as pool:
+                    list(pool.map(one, range(len(files))))
+            elapsed = time.perf_counter() - t
+            shutil.rmtree(dest)
+            return elapsed
+
+        t_snap = best(snap_hub, 3)
+        t_snap_ngx = best(snap_nginx, 3)
+        rows.append(
+            Row(
+                f"snapshot_download MiniLM ({len(files)} files, {total / 1e6:.0f} MB), 8 workers",
+                f"{t_snap:.2f} s",
+                f"nginx {t_snap_ngx:.2f} s",
+                fmt_ratio(t_snap_ngx / t_snap),
+                ">= 0.9x",
+                t_snap_ngx / t_snap >= 0.9,
+            )
+        )
+
+        # -- 8. RSS -------------------------------------------------------------------------------------
+        for what, peak in (("upload", peak_up), ("download", peak_down)):
+            rows.append(
+                Row(
+                    f"server memory during {size_label} {what}",
+                    f"PSS {peak[1] / 1e6:.0f} MB (VmRSS sum {peak[0] / 1e6:.0f} MB)",
+                    "-",
+                    "-",
+                    "< 200 MB (PSS)",
+                    peak[1] < 200e6,
+                )
+            )
+    finally:
+        for p in reversed(procs):
+            stop(p)
+        if args.keep:
+            print(f"kept {tmp}", file=sys.stderr)
+        else:
+            shutil.rmtree(tmp, ignore_errors=True)
+
+    server_desc = f"omh serve{' --server ' + args.server if args.server else ''}"
+    server_desc += f"{' --workers ' + str(args.workers) if args.workers else ''}"
+    out = table(rows)
+    print(out)
+    elapsed = time.monotonic() - started
+    print(f"\n{server_desc}; {size_label} files; {n_req} requests per ab run; took {elapsed:.0f} s")
+    if args.save:
+        mem = next(
+            int(line.split()[1]) // 1024
+            for line in Path("/proc/meminfo").read_text().splitlines()
+            if line.startswith("MemTotal")
+        )
+        now = dt.datetime.now()
+        results = ROOT / "bench" / "results"
+        results.mkdir(parents=True, exist_ok=True)
+        dest = results / f"{now:%Y-%m-%d}.md"
+        dest.write_text(
+            f"# hub_bench {now:%Y-%m-%d %H:%M}\n\n"
+            f"{os.cpu_count()} cores, {mem} MiB memory; {server_desc}; {size_label} files; "
+            f"{n_req} requests per ab run{' (--quick)' if args.quick else ''}; took {elapsed:.0f} s\n\n"
+            f"{out}\n"
+        )
+        print(f"saved {dest}", file=sys.stderr)
+
+
+if __name__ == "__main__":
+    main()

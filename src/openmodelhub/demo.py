@@ -23,10 +23,7 @@ def minilm_dir() -> Path:
 def main(argv: list[str]) -> None:
     import argparse
 
-    import uvicorn
-
-    from openmodelhub.api.app import create_app
-    from openmodelhub.cli.main import load_settings
+    from openmodelhub.cli.main import load_settings, serve
     from openmodelhub.services.container import Services
     from openmodelhub.services.importer import import_folder
 
@@ -49,7 +46,11 @@ def main(argv: list[str]) -> None:
         f"  hf upload demo/my-model ./some-folder\n",
         flush=True,
     )
-    uvicorn.run(create_app(svc), host=args.host, port=args.port, log_level="info", access_log=False)
+    svc.close()
+    # The same server `omh serve` runs (granian by default, see ADR 0003).
+    serve(
+        host=args.host, port=args.port, data_dir=args.data_dir, log_level="info", workers=1, server="granian"
+    )
 
 
 if __name__ == "__main__":

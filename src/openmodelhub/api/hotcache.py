@@ -7,6 +7,7 @@ concurrent write is stored under the older version and dropped at the next looku
 cache (every lookup misses).
 """
 
+import asyncio
 import sqlite3
 import threading
 from typing import Any
@@ -26,6 +27,8 @@ class HotCache:
         self._lock = threading.Lock()
         self._version: int | None = None
         self._data: dict[Any, Any] = {}
+        # Answers being computed now, by key; set when done. Used from the event loop only.
+        self.flights: dict[Any, asyncio.Event] = {}
 
     def version(self) -> int | None:
         """The database's current version (None: no cache); a changed version empties the cache."""

@@ -1,5 +1,6 @@
 """Repo-scoped endpoints: everything under /api/{type}s/{ns}/{name}/..., resolve and the LFS batch API."""
 
+import asyncio
 import os
 import tempfile
 from collections.abc import Awaitable, Callable
@@ -68,20 +69,32 @@ async def info(request: Request, p: RepoPath) -> Response:
     key = ("info", request.headers.get("authorization"), p.repo_type, p.repo_id, p.action, *p.args)
     key += (request.url.query,)
     version, hit = hot.get(key)
+    if hit is None and key in hot.flights:
+        # Another request is computing this answer: wait for it rather than start another thread (a burst of
+        # misses would otherwise wake the whole thread pool, and its memory). Still a miss: compute as before.
+        await hot.flights[key].wait()
+        version, hit = hot.get(key)
     if hit is not None and (hit[0] is None or not svc.auth.touch_due(hit[0])):
         return Response(hit[1], media_type="application/json")
-    who, repo = await _repo(request, p)
-    revision = _one_arg(p, "revision") if p.action == "revision" else DEFAULT_BRANCH
-    commit = await run_in_threadpool(svc.repos.resolve, repo, revision)
-    expand = request.query_params.getlist("expand")
-    fields = set(expand) & render.ALL_INFO_FIELDS if expand else render.ALL_INFO_FIELDS
-    data = await run_in_threadpool(
-        render.repo_json, svc, repo, commit, fields, blobs=query_bool(request, "blobs")
-    )
-    if query_bool(request, "securityStatus"):
-        data["securityRepoStatus"] = await run_in_threadpool(_repo_security, svc, repo, commit)
-    body = orjson.dumps(data)
-    hot.put(version, key, (who.user_id if who else None, body))
+    leader = hit is None and key not in hot.flights
+    if leader:
+        hot.flights[key] = asyncio.Event()
+    try:
+        who, repo = await _repo(request, p)
+        revision = _one_arg(p, "revision") if p.action == "revision" else DEFAULT_BRANCH
+        commit = await run_in_threadpool(svc.repos.resolve, repo, revision)
+        expand = request.query_params.getlist("expand")
+        fields = set(expand) & render.ALL_INFO_FIELDS if expand else render.ALL_INFO_FIELDS
+        data = await run_in_threadpool(
+            render.repo_json, svc, repo, commit, fields, blobs=query_bool(request, "blobs")
+        )
+        if query_bool(request, "securityStatus"):
+            data["securityRepoStatus"] = await run_in_threadpool(_repo_security, svc, repo, commit)
+        body = orjson.dumps(data)
+        hot.put(version, key, (who.user_id if who else None, body))
+    finally:
+        if leader:
+            hot.flights.pop(key).set()
     return Response(body, media_type="application/json")
 
 

@@ -282,12 +282,25 @@ async def lfs_complete(request: Request) -> Response:
 
 
 async def _stream_into(request: Request, write: Any) -> None:
-    """Feed the request body to a blocking `write`, in 1 MiB batches off the event loop."""
-    batch = bytearray()
+    """Feed the request body to a blocking `write` off the event loop, about 1 MiB of chunks per thread hop.
+
+    The chunks the server delivered are handed over as they are (no joining into a new buffer), so at most
+    about 1 MiB of body is held at a time and each byte is copied only into the file.
+    """
+
+    def write_all(chunks: list[bytes]) -> None:
+        for chunk in chunks:
+            write(chunk)
+
+    pending: list[bytes] = []
+    held = 0
     async for chunk in request.stream():
-        batch += chunk
-        if len(batch) >= 1 << 20:
-            await run_in_threadpool(write, bytes(batch))
-            batch.clear()
-    if batch:
-        await run_in_threadpool(write, bytes(batch))
+        if not chunk:
+            continue
+        pending.append(chunk)
+        held += len(chunk)
+        if held >= 1 << 20:
+            await run_in_threadpool(write_all, pending)
+            pending, held = [], 0
+    if pending:
+        await run_in_threadpool(write_all, pending)

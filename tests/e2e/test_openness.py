@@ -92,11 +92,8 @@ def _class_one_files(ds_id: str) -> list[CommitOperationAdd]:
     ]
 
 
-def test_class_one_is_verified_and_drops_when_training_code_goes(
-    hub: HubServer, accounts: Accounts, repo_name: str
-) -> None:
-    api = HfApi(endpoint=hub.url, token=accounts.alice)
-    ds_id = f"alice/{repo_name}-data"
+def _open_dataset(api: HfApi, ds_id: str) -> str:
+    """A dataset repo with an openly licensed data card, data and preprocessing code."""
     api.create_repo(ds_id, repo_type="dataset")
     api.create_commit(
         ds_id,
@@ -108,6 +105,14 @@ def test_class_one_is_verified_and_drops_when_training_code_goes(
             add("preprocess.py", b"print('cleaning')\n"),
         ],
     )
+    return ds_id
+
+
+def test_class_one_is_verified_and_drops_when_training_code_goes(
+    hub: HubServer, accounts: Accounts, repo_name: str
+) -> None:
+    api = HfApi(endpoint=hub.url, token=accounts.alice)
+    ds_id = _open_dataset(api, f"alice/{repo_name}-data")
     repo_id = f"alice/{repo_name}"
     api.create_repo(repo_id)
     api.create_commit(repo_id, commit_message="all", operations=_class_one_files(ds_id))
@@ -211,18 +216,7 @@ def test_listing_filters_by_openness_class_and_commercial_use(
     hub: HubServer, accounts: Accounts, repo_name: str
 ) -> None:
     api = HfApi(endpoint=hub.url, token=accounts.alice)
-    ds_id = f"alice/{repo_name}-data"
-    api.create_repo(ds_id, repo_type="dataset")
-    api.create_commit(
-        ds_id,
-        repo_type="dataset",
-        commit_message="data",
-        operations=[
-            add("README.md", card("license: cc-by-4.0", "A dataset of sentences. " + WORDS[:400])),
-            add("data/train.csv", b"text,label\nhello,1\n"),
-            add("preprocess.py", b"print('cleaning')\n"),
-        ],
-    )
+    ds_id = _open_dataset(api, f"alice/{repo_name}-data")
     one, three, nc_base, nc_child = (f"alice/{repo_name}-{k}" for k in ("one", "three", "ncbase", "ncchild"))
     for rid in (one, three, nc_base, nc_child):
         api.create_repo(rid)

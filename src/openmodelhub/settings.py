@@ -20,6 +20,13 @@ class Settings(BaseSettings):
     database_url: str | None = Field(
         default=None, description="SQLAlchemy URL; default sqlite:///<data_dir>/omh.sqlite3."
     )
+    # Migrate the schema when a process opens the database. Default: yes for the embedded SQLite file, no for
+    # a server database (PostgreSQL), where `omh db upgrade` is a deliberate step and a process refuses to
+    # start on a schema that is not exactly this version's.
+    auto_migrate: bool | None = None
+    # Signs self-authorising upload URLs. Default: a random key kept in <data_dir>/secret.key; set it when
+    # several hosts serve one hub, so that a URL signed by one is accepted by another.
+    secret_key: str | None = Field(default=None, min_length=32)
     public_url: str | None = Field(
         default=None,
         description="Base URL clients use (e.g. behind a proxy). Default: taken from each request's Host.",
@@ -38,6 +45,28 @@ class Settings(BaseSettings):
     scan_policy: Literal["quarantine", "strict", "warn"] = "quarantine"
     # Upper bound for one commit's NDJSON body.
     max_commit_body_bytes: int = Field(default=50 * 1000 * MB, ge=1)
+
+    # -- blob store (docs/configuration.md, docs/deploy.md) ------------------------------------------------
+    blob_store: Literal["local", "s3"] = "local"
+    s3_endpoint_url: str | None = Field(default=None, description="e.g. http://minio:9000; None: AWS.")
+    s3_bucket: str | None = None
+    s3_region: str = "us-east-1"
+    s3_access_key_id: str | None = None
+    s3_secret_access_key: str | None = None
+    s3_prefix: str = Field(default="", description="Key prefix inside the bucket, e.g. 'hub1/'.")
+    # Downloads of S3-stored files: "redirect" answers 302 to a presigned GET URL, "proxy" streams the bytes.
+    s3_download: Literal["redirect", "proxy"] = "redirect"
+    s3_presign_ttl_seconds: int = Field(default=3600, ge=60)
+    # Part size of multipart writes to S3 (S3 needs >= 5 MiB for all but the last part).
+    s3_part_size: int = Field(default=64 * 1024 * 1024, ge=5 * 1024 * 1024)
+
+    # -- background jobs (docs/decisions/0005-job-engine.md) -------------------------------------------------
+    # "embedded": jobs run in threads of the process that enqueued them; "dramatiq": jobs go to RabbitMQ and
+    # run in `omh worker` processes.
+    job_engine: Literal["embedded", "dramatiq"] = "embedded"
+    job_broker_url: str = "amqp://guest:guest@127.0.0.1:5672/"
+    # Queue names start with this; hubs sharing one broker need different prefixes.
+    job_queue_prefix: str = "omh"
 
     @cached_property
     def resolved_database_url(self) -> str:

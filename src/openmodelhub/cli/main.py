@@ -3,7 +3,7 @@
 import logging
 import os
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, NoReturn
 
 import typer
 
@@ -33,13 +33,30 @@ def load_settings(data_dir: Path | None) -> Settings:
     return settings
 
 
-def open_services(data_dir: Path | None, *, migrate: bool = True):  # type: ignore[no-untyped-def]
+def open_services(data_dir: Path | None, *, migrate: bool | None = None):  # type: ignore[no-untyped-def]
+    """The hub's services; a database that cannot be used ends the command with a clear message."""
+    from sqlalchemy.exc import OperationalError
+
+    from openmodelhub.db.engine import SchemaError
     from openmodelhub.services.container import Services
 
-    return Services.open(load_settings(data_dir), migrate=migrate)
+    settings = load_settings(data_dir)
+    try:
+        return Services.open(settings, migrate=migrate)
+    except SchemaError as e:
+        fail(str(e))
+    except OperationalError as e:
+        fail(f"cannot open the database {_safe_url(settings.resolved_database_url)}: {e.orig or e}")
 
 
-def fail(message: str) -> None:
+def _safe_url(url: str) -> str:
+    """The database URL without its password (for messages)."""
+    from sqlalchemy.engine import make_url
+
+    return make_url(url).render_as_string(hide_password=True)
+
+
+def fail(message: str) -> NoReturn:
     typer.echo(f"error: {message}", err=True)
     raise typer.Exit(code=1)
 
@@ -55,7 +72,8 @@ def serve(
         str, typer.Option(help="ASGI server: granian (faster, see ADR 0003) or uvicorn.")
     ] = "granian",
 ) -> None:
-    """Serve the hub over HTTP (creates and migrates the data directory on first start)."""
+    """Serve the hub over HTTP (creates and migrates an embedded SQLite hub on first start; a PostgreSQL
+    database must be migrated with `omh db upgrade` first)."""
     from openmodelhub.storage import LocalBlobStore
 
     if server not in ("granian", "uvicorn"):

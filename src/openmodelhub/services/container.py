@@ -29,7 +29,7 @@ class Services:
         self.openness = OpennessService(hub, self.repos, self.lineage)
 
     @classmethod
-    def open(cls, settings: Settings, *, migrate: bool = True) -> "Services":
+    def open(cls, settings: Settings, *, migrate: bool | None = None) -> "Services":
         return cls(Hub.open(settings, migrate=migrate))
 
     def close(self) -> None:

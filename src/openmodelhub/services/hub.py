@@ -38,14 +38,23 @@ class Hub:
     _services: dict[str, object] = field(default_factory=dict)
 
     @classmethod
-    def open(cls, settings: Settings, *, migrate: bool = True) -> "Hub":
-        """Open (and by default create or migrate) the hub stored under `settings.data_dir`."""
+    def open(cls, settings: Settings, *, migrate: bool | None = None) -> "Hub":
+        """Open the hub `settings` describe. `migrate`: create or migrate the schema first (default: the
+        `auto_migrate` setting, on for the embedded SQLite database only). Raises SchemaError when the schema
+        is not this version's."""
         settings.data_dir.mkdir(parents=True, exist_ok=True)
         settings.tmp_dir.mkdir(parents=True, exist_ok=True)
-        engine = dbengine.make_engine(settings.resolved_database_url)
+        url = settings.resolved_database_url
+        engine = dbengine.make_engine(url)
+        if migrate is None:
+            migrate = settings.auto_migrate if settings.auto_migrate is not None else url.startswith("sqlite")
         if migrate:
             dbengine.upgrade(engine)
-        dbengine.check_schema(engine)
+        try:
+            dbengine.check_schema(engine)
+        except Exception:
+            engine.dispose()
+            raise
         read, write = dbengine.session_factories(engine)
         blobs = LocalBlobStore(settings.blob_dir)
         return cls(
@@ -54,7 +63,11 @@ class Hub:
             read=read,
             write=write,
             blobs=blobs,
-            secret=_load_secret(settings.data_dir / "secret.key"),
+            secret=(
+                settings.secret_key.encode()
+                if settings.secret_key
+                else _load_secret(settings.data_dir / "secret.key")
+            ),
         )
 
     def close(self) -> None:

@@ -1,8 +1,9 @@
-"""The BlobStore contract, run against every backend.
+"""The BlobStore contract, run against every backend: a local directory and S3 (a moto server).
 
-To add a backend (S3 via a moto server, say), append a `Backend` to `BACKENDS`: a factory that makes an empty
-store in a temp dir, and a function listing what its staging area holds (so the suite can check that failed
-writes leave nothing behind).
+To add a backend, append a `Backend` to `BACKENDS`: a factory that makes an empty store in a temp dir, and a
+function listing what its staging area holds (so the suite can check that failed writes leave nothing
+behind). S3-only behaviour (multipart writes, server-side copies, ranged reads, direct uploads, outages) is
+in test_s3_store.py.
 """
 
 import hashlib
@@ -13,6 +14,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -33,8 +35,22 @@ def _local_staged(store: BlobStore) -> list[str]:
     return sorted(p.name for p in store.staging.iterdir())
 
 
+def _s3_store(tmp: Path) -> BlobStore:
+    from tests.support.moto import make_s3_store
+
+    return make_s3_store(tmp)
+
+
+def _s3_staged(store: BlobStore) -> list[str]:
+    from openmodelhub.storage.s3 import S3BlobStore
+
+    assert isinstance(store, S3BlobStore)
+    return store.staged()
+
+
 BACKENDS = [
     Backend("local", lambda tmp: LocalBlobStore(tmp / "blobs"), _local_staged),
+    Backend("s3", _s3_store, _s3_staged),
 ]
 
 
@@ -293,6 +309,39 @@ def test_put_stream_failures_publish_nothing(
     _assert_nothing_stored(store, backend, _sha256(data))
 
 
+# -- what garbage collection needs (services/fsck.py) --------------------------------------------------------
+
+
+def test_iter_objects_lists_key_size_and_utc_modification_time(store: BlobStore) -> None:
+    before = datetime.now(UTC) - timedelta(seconds=5)  # S3 keeps whole seconds
+    infos = [store.put_bytes(d) for d in (b"", b"one", b"two two")]
+    listed = {key: (size, mtime) for key, size, mtime in store.iter_objects()}
+    assert sorted(listed) == sorted(i.sha256 for i in infos)
+    for info in infos:
+        size, mtime = listed[info.sha256]
+        assert size == info.size
+        assert mtime.utcoffset() == timedelta(0)
+        assert before <= mtime <= datetime.now(UTC) + timedelta(seconds=5)
+
+
+def test_touch_says_whether_the_content_is_stored(store: BlobStore) -> None:
+    info = store.put_bytes(b"touch me")
+    assert store.touch(info.sha256)
+    assert not store.touch(_sha256(b"never stored"))
+    assert store.read_all(info.sha256, 100) == b"touch me"
+
+
+def test_prune_deletes_only_objects_older_than_the_cutoff(store: BlobStore, backend: Backend) -> None:
+    info = store.put_bytes(b"prune me")
+    assert not store.prune(info.sha256, datetime.now(UTC) - timedelta(days=1))  # written after the cutoff
+    assert store.read_all(info.sha256, 100) == b"prune me"
+    tomorrow = datetime.now(UTC) + timedelta(days=1)
+    assert store.prune(info.sha256, tomorrow)
+    assert not store.exists(info.sha256)
+    assert not store.prune(info.sha256, tomorrow)  # nothing left to delete
+    assert backend.staged(store) == []
+
+
 # -- concurrency ---------------------------------------------------------------------------------------------
 
 
@@ -407,6 +456,64 @@ def test_clean_staging_default_age_keeps_recent_files(local: LocalBlobStore) -> 
     (local.staging / "recent.part").write_bytes(b"x")
     assert local.clean_staging() == 0
     assert (local.staging / "recent.part").exists()
+
+
+def _backdate(local: LocalBlobStore, sha256: str) -> None:
+    path = local.local_path(sha256)
+    assert path is not None
+    week_ago = time.time() - 7 * 24 * 3600
+    os.utime(path, (week_ago, week_ago))
+
+
+def test_local_touch_and_writing_again_renew_an_old_object(local: LocalBlobStore) -> None:
+    info = local.put_bytes(b"old")
+    cutoff = datetime.now(UTC) - timedelta(hours=1)
+    _backdate(local, info.sha256)
+    assert local.touch(info.sha256)
+    assert not local.prune(info.sha256, cutoff)
+    _backdate(local, info.sha256)
+    assert local.put_bytes(b"old") == info  # the same content written again is published anew
+    assert not local.prune(info.sha256, cutoff)
+    _backdate(local, info.sha256)
+    assert local.prune(info.sha256, cutoff)
+    assert not local.exists(info.sha256)
+    assert list(local.staging.iterdir()) == []
+
+
+def test_local_prune_puts_back_an_object_touched_just_before_it_was_moved_aside(
+    local: LocalBlobStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    info = local.put_bytes(b"in use again")
+    _backdate(local, info.sha256)
+    rename = os.rename
+
+    def touched_then_renamed(src: str, dst: str) -> None:
+        local.touch(info.sha256)  # a commit starts using the content between prune's stat and its rename
+        rename(src, dst)
+
+    monkeypatch.setattr(os, "rename", touched_then_renamed)
+    assert not local.prune(info.sha256, datetime.now(UTC) - timedelta(hours=1))
+    monkeypatch.undo()
+    assert local.read_all(info.sha256, 100) == b"in use again"
+    assert list(local.staging.iterdir()) == []
+
+
+def test_local_prune_while_a_writer_publishes_the_same_content(
+    local: LocalBlobStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    info = local.put_bytes(b"sent again")
+    _backdate(local, info.sha256)
+    rename = os.rename
+
+    def renamed_then_published(src: str, dst: str) -> None:
+        rename(src, dst)
+        monkeypatch.undo()
+        local.put_bytes(b"sent again")  # published while the old copy is aside
+
+    monkeypatch.setattr(os, "rename", renamed_then_published)
+    assert local.prune(info.sha256, datetime.now(UTC) - timedelta(hours=1))  # the old copy is gone ...
+    assert local.read_all(info.sha256, 100) == b"sent again"  # ... the new one stays
+    assert list(local.staging.iterdir()) == []
 
 
 def test_local_store_survives_reopening(tmp_path: Path) -> None:

@@ -5,6 +5,7 @@ import os
 import time
 import uuid
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import BinaryIO
 
@@ -31,11 +32,10 @@ class _LocalWriter(BlobWriter):
         self._f.close()
         self._f = None
         final = self._store._path(info.sha256)
-        if final.exists():
-            self._tmp.unlink(missing_ok=True)  # same content is already stored
-        else:
-            final.parent.mkdir(parents=True, exist_ok=True)
-            os.replace(self._tmp, final)
+        final.parent.mkdir(parents=True, exist_ok=True)
+        # Replaced even when the same content is stored already: the new file's fresh modification time keeps
+        # content about to be committed safe from a concurrent `omh fsck --repair` (see `prune`).
+        os.replace(self._tmp, final)
         return info
 
     def abort(self) -> None:
@@ -83,6 +83,50 @@ class LocalBlobStore(BlobStore):
         for p in self.objects.glob("*/*/*"):
             if HEX64.match(p.name):
                 yield p.name
+
+    def iter_objects(self) -> Iterator[tuple[str, int, datetime]]:
+        for p in self.objects.glob("*/*/*"):
+            if HEX64.match(p.name):
+                try:
+                    st = p.stat()
+                except FileNotFoundError:  # deleted while we list
+                    continue
+                yield p.name, st.st_size, datetime.fromtimestamp(st.st_mtime, UTC)
+
+    def touch(self, sha256: str) -> bool:
+        try:
+            os.utime(self._path(sha256))
+        except FileNotFoundError:
+            return False
+        return True
+
+    def prune(self, sha256: str, older_than: datetime) -> bool:
+        """Moved aside first (an atomic rename), then judged by the moved file's modification time: a `touch`
+        or a writer's publish before the rename shows there and the object is put back; one after the rename
+        finds no object (touch says False, a writer publishes a new file), so nothing live is lost."""
+        path = self._path(sha256)
+        cutoff = older_than.timestamp()
+        try:
+            if path.stat().st_mtime >= cutoff:
+                return False
+        except FileNotFoundError:
+            return False
+        aside = self.staging / f"{sha256}.{uuid.uuid4().hex}.prune"
+        try:
+            os.rename(path, aside)
+        except FileNotFoundError:
+            return False
+        try:
+            fresh = aside.stat().st_mtime >= cutoff
+        except FileNotFoundError:  # removed by a concurrent clean_staging: it was old
+            return True
+        if fresh:
+            with contextlib.suppress(FileExistsError):  # a writer published the same bytes meanwhile
+                os.link(aside, path)
+            aside.unlink(missing_ok=True)
+            return False
+        aside.unlink(missing_ok=True)
+        return True
 
     def clean_staging(self, older_than_seconds: float = 24 * 3600) -> int:
         """Remove staging files left by crashed writers. Returns how many were removed."""

@@ -26,7 +26,7 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -49,12 +49,14 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def omh(data_dir: Path, *args: str) -> str:
+def omh(data_dir: Path, *args: str, env: Mapping[str, str] | None = None) -> str:
+    """Runs an `omh` command; `env` adds to (overrides) this process's environment."""
     out = subprocess.run(
         [sys.executable, "-m", "openmodelhub.cli", *args, "--data-dir", str(data_dir)],
         capture_output=True,
         text=True,
         check=False,
+        env={**os.environ, **env} if env else None,
     )
     if out.returncode != 0:
         raise SystemExit(f"omh {' '.join(args)} failed:\n{out.stdout}\n{out.stderr}")
@@ -72,6 +74,30 @@ def wait_http(url: str, proc: subprocess.Popen[bytes], what: str, timeout: float
         except httpx.HTTPError:
             time.sleep(0.1)
     raise SystemExit(f"{what} did not answer within {timeout}s")
+
+
+def start_omh(
+    data_dir: Path,
+    port: int,
+    *,
+    workers: int | None = None,
+    server: str | None = None,
+    env: Mapping[str, str] | None = None,
+) -> subprocess.Popen[bytes]:
+    """`omh serve` in a process group of its own, answering once this returns."""
+    cmd = [sys.executable, "-m", "openmodelhub.cli", "serve", "--port", str(port)]
+    cmd += ["--data-dir", str(data_dir), "--log-level", "warning"]
+    if server:
+        cmd += ["--server", server]
+    if workers:
+        cmd += ["--workers", str(workers)]
+    proc = subprocess.Popen(cmd, start_new_session=True, env={**os.environ, **env} if env else None)
+    try:
+        wait_http(f"http://127.0.0.1:{port}/api/models?limit=1", proc, "omh serve")
+    except BaseException:
+        stop(proc)
+        raise
+    return proc
 
 
 def stop(proc: subprocess.Popen[bytes]) -> None:
@@ -172,10 +198,11 @@ def du(path: Path) -> int:
 
 
 # -- measuring tools -----------------------------------------------------------------------------------------
-def curl_get(url: str) -> float:
-    """Seconds for one GET into /dev/null."""
+def curl_get(url: str, *, follow: bool = False) -> float:
+    """Seconds for one GET into /dev/null (`follow`: through redirects, counting them)."""
+    flags = ["-sS", "-L"] if follow else ["-sS"]
     out = subprocess.run(
-        ["curl", "-sS", "-o", "/dev/null", "-w", "%{http_code} %{time_total}", url],
+        ["curl", *flags, "-o", "/dev/null", "-w", "%{http_code} %{time_total}", url],
         capture_output=True,
         text=True,
         check=True,
@@ -190,6 +217,8 @@ class AbResult:
     rps: float
     errors: int
     p99_ms: float
+    p50_ms: float = float("nan")
+    p95_ms: float = float("nan")
 
 
 def ab(url: str, n: int, c: int, *, head: bool) -> AbResult:
@@ -200,9 +229,13 @@ def ab(url: str, n: int, c: int, *, head: bool) -> AbResult:
         raise SystemExit(f"ab failed on {url}:\n{out}")
     failed = re.search(r"Failed requests:\s+(\d+)", out)
     non2xx = re.search(r"Non-2xx responses:\s+(\d+)", out)
-    p99 = re.search(r"^\s+99%\s+(\d+)", out, re.M)
     errors = (int(failed.group(1)) if failed else 0) + (int(non2xx.group(1)) if non2xx else 0)
-    return AbResult(float(rps.group(1)), errors, float(p99.group(1)) if p99 else float("nan"))
+
+    def pct(p: int) -> float:  # ab prints whole milliseconds
+        m = re.search(rf"^\s+{p}%\s+(\d+)", out, re.M)
+        return float(m.group(1)) if m else float("nan")
+
+    return AbResult(float(rps.group(1)), errors, pct(99), pct(50), pct(95))
 
 
 def best(fn: Callable[[], float], runs: int) -> float:
@@ -263,7 +296,7 @@ class Row:
     baseline: str
     ratio: str
     target: str
-    ok: bool
+    ok: bool | None  # None: no target
 
 
 def fmt_ratio(x: float) -> str:
@@ -329,16 +362,9 @@ def main() -> None:
         upload_sha = write_random_file(upload_file, size, seed=2)
 
         port = free_port()
-        serve = [sys.executable, "-m", "openmodelhub.cli", "serve", "--port", str(port)]
-        serve += ["--data-dir", str(data), "--log-level", "warning"]
-        if args.server:
-            serve += ["--server", args.server]
-        if args.workers:
-            serve += ["--workers", str(args.workers)]
-        server = subprocess.Popen(serve, start_new_session=True)
+        server = start_omh(data, port, workers=args.workers, server=args.server)
         procs.append(server)
         hub = f"http://127.0.0.1:{port}"
-        wait_http(f"{hub}/api/models?limit=1", server, "omh serve")
         nport = free_port()
         nginx = start_nginx(tmp / "nginx", (data / "blobs" / "sha256").resolve(), nport)
         procs.append(nginx)
@@ -601,22 +627,31 @@ def main() -> None:
     elapsed = time.monotonic() - started
     print(f"\n{server_desc}; {size_label} files; {n_req} requests per ab run; took {elapsed:.0f} s")
     if args.save:
-        mem = next(
-            int(line.split()[1]) // 1024
-            for line in Path("/proc/meminfo").read_text().splitlines()
-            if line.startswith("MemTotal")
+        save_results(
+            "hub_bench",
+            "",
+            f"{server_desc}; {size_label} files; {n_req} requests per ab run"
+            f"{' (--quick)' if args.quick else ''}; took {elapsed:.0f} s",
+            out,
         )
-        now = dt.datetime.now()
-        results = ROOT / "bench" / "results"
-        results.mkdir(parents=True, exist_ok=True)
-        dest = results / f"{now:%Y-%m-%d}.md"
-        dest.write_text(
-            f"# hub_bench {now:%Y-%m-%d %H:%M}\n\n"
-            f"{os.cpu_count()} cores, {mem} MiB memory; {server_desc}; {size_label} files; "
-            f"{n_req} requests per ab run{' (--quick)' if args.quick else ''}; took {elapsed:.0f} s\n\n"
-            f"{out}\n"
-        )
-        print(f"saved {dest}", file=sys.stderr)
+
+
+def save_results(title: str, suffix: str, summary: str, out: str) -> Path:
+    """Writes a table with the machine's cores, memory and the date to bench/results/<date><suffix>.md."""
+    mem = next(
+        int(line.split()[1]) // 1024
+        for line in Path("/proc/meminfo").read_text().splitlines()
+        if line.startswith("MemTotal")
+    )
+    now = dt.datetime.now()
+    results = ROOT / "bench" / "results"
+    results.mkdir(parents=True, exist_ok=True)
+    dest = results / f"{now:%Y-%m-%d}{suffix}.md"
+    dest.write_text(
+        f"# {title} {now:%Y-%m-%d %H:%M}\n\n{os.cpu_count()} cores, {mem} MiB memory; {summary}\n\n{out}\n"
+    )
+    print(f"saved {dest}", file=sys.stderr)
+    return dest
 
 
 if __name__ == "__main__":

@@ -2,7 +2,6 @@
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -10,22 +9,45 @@ from pathlib import Path
 
 import httpx
 
+from tests.support import stack as stacks
+from tests.support.ports import free_port
+
 OMH = [sys.executable, "-m", "openmodelhub.cli"]
 
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+__all__ = ["OMH", "HubServer", "free_port", "omh_cli", "run_client"]
 
 
 class HubServer:
-    def __init__(self, data_dir: Path, port: int | None = None, env: dict[str, str] | None = None) -> None:
+    """One hub: an `omh serve` process on its own port and data dir, on the run's stack (support/stack.py).
+
+    On the scale-out stack the hub gets its own PostgreSQL database, S3 bucket and job queues, its schema is
+    migrated with `omh db upgrade` before the first start, and `start` also starts an `omh worker`.
+    Pass `stack="embedded"` for a test that is about the embedded layout itself."""
+
+    def __init__(
+        self,
+        data_dir: Path,
+        port: int | None = None,
+        env: dict[str, str] | None = None,
+        *,
+        stack: str | None = None,
+    ) -> None:
         self.data_dir = Path(data_dir)
         self.port = port or free_port()
-        self.env = {**os.environ, **(env or {})}
+        self.stack = stack or stacks.STACK
+        extra = dict(env or {})
+        if self.stack == "scaleout" and not any(k in extra for k in ("OMH_DATABASE_URL", "OMH_BLOB_STORE")):
+            extra = {**stacks.scaleout_env(self.data_dir.parent), **extra}
+        self.env = {**os.environ, **extra}
         self.proc: subprocess.Popen[bytes] | None = None
+        self.worker: subprocess.Popen[bytes] | None = None
         self.log_path = self.data_dir.parent / f"{self.data_dir.name}-server.log"
+        self.worker_log_path = self.data_dir.parent / f"{self.data_dir.name}-worker.log"
+        self._migrated = False
+
+    @property
+    def uses_workers(self) -> bool:
+        return self.env.get("OMH_JOB_ENGINE") == "dramatiq"
 
     @property
     def url(self) -> str:
@@ -33,6 +55,9 @@ class HubServer:
 
     def start(self, timeout: float = 60) -> "HubServer":
         self.data_dir.mkdir(parents=True, exist_ok=True)
+        self._ensure_migrated()
+        if self.uses_workers and (self.worker is None or self.worker.poll() is not None):
+            self.start_worker()
         log = open(self.log_path, "ab")  # noqa: SIM115 - handed to the child
         self.proc = subprocess.Popen(
             [
@@ -62,6 +87,30 @@ class HubServer:
             time.sleep(0.1)
         raise RuntimeError(f"omh serve did not answer within {timeout}s:\n{self.log()}")
 
+    def _ensure_migrated(self) -> None:
+        """A server database is migrated deliberately (`omh db upgrade`), once, before anything uses it."""
+        if not self._migrated and not self.env.get("OMH_DATABASE_URL", "sqlite").startswith("sqlite"):
+            self._migrated = True
+            omh_cli(self.data_dir, "db", "upgrade", env=self.env)
+
+    def start_worker(self) -> None:
+        """Start an `omh worker` for this hub's job queues."""
+        log = open(self.worker_log_path, "ab")  # noqa: SIM115 - handed to the child
+        self.worker = subprocess.Popen(
+            [*OMH, "worker", "--data-dir", str(self.data_dir)],
+            env=self.env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+        log.close()
+
+    def kill_worker(self) -> None:
+        """SIGKILL the job worker."""
+        assert self.worker is not None
+        self.worker.send_signal(signal.SIGKILL)
+        self.worker.wait()
+        self.worker = None
+
     def log(self) -> str:
         try:
             return self.log_path.read_text(errors="replace")[-5000:]
@@ -69,14 +118,16 @@ class HubServer:
             return ""
 
     def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        for proc in (self.proc, self.worker):
+            if proc is not None and proc.poll() is None:
+                proc.send_signal(signal.SIGTERM)
+                try:
+                    proc.wait(10)
+                except subprocess.TimeoutExpired:
+                    proc.kill()
+                    proc.wait()
         self.proc = None
+        self.worker = None
 
     def kill(self) -> None:
         """SIGKILL: the process gets no chance to clean up."""
@@ -86,6 +137,7 @@ class HubServer:
         self.proc = None
 
     def cli(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+        self._ensure_migrated()
         return omh_cli(self.data_dir, *args, check=check, env=self.env)
 
     def create_user(self, name: str, *, admin: bool = False) -> None:

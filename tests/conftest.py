@@ -14,6 +14,9 @@ import pytest
 
 from tests.support.server import HubServer, free_port
 
+# Chooses and prints the browser tests' screenshot folder once per run (tests/web/artifacts.py).
+pytest_plugins = ["tests.web.artifacts"]
+
 _SESSION_TMP = Path(tempfile.mkdtemp(prefix="omh-tests-"))
 _PORT = free_port()
 os.environ.update(
@@ -81,3 +84,12 @@ def repo_name(request: pytest.FixtureRequest) -> str:
     """A repo name unique within the session."""
     base = re.sub(r"[^A-Za-z0-9]+", "-", request.node.name)[:60].strip("-")
     return f"{base}-{next(_counter)}"
+
+
+@pytest.fixture(scope="session")
+def moto_endpoint() -> str:
+    """The endpoint of this test process's moto S3 server (tests/support/moto.py); make buckets with
+    `new_bucket(endpoint)`."""
+    from tests.support.moto import session_moto
+
+    return session_moto(_SESSION_TMP / "moto").endpoint

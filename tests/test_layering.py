@@ -107,7 +107,7 @@ def _third_party_violations(layers: set[str], forbidden: tuple[str, ...]) -> lis
 
 def test_the_walk_covers_every_layer() -> None:
     modules = {imp.module for imp in IMPORTS}
-    for layer in ("protocol", "storage", "db", "services", "api", "cli"):
+    for layer in ("protocol", "storage", "db", "jobs", "services", "api", "cli"):
         assert any(_layer(m) == layer for m in modules), f"no module of {layer} was read"
     # a few edges known to exist: if these vanish, the walker is broken, not the code clean
     edges = {(i.module, i.target) for i in IMPORTS}
@@ -155,6 +155,22 @@ def test_db_imports_only_db_and_protocol() -> None:
     assert _third_party_violations({"db"}, WEB_FRAMEWORKS) == []
 
 
+def test_job_engines_know_nothing_of_the_hub() -> None:
+    # Engines run named functions with a context; what the hub's jobs do is services/background.py.
+    assert _violations("jobs", allowed={"jobs", "settings", "protocol"}) == []
+    assert _third_party_violations({"jobs"}, (*WEB_FRAMEWORKS, "sqlalchemy", "alembic")) == []
+
+
+def test_only_the_jobs_layer_talks_to_the_job_broker() -> None:
+    broker = ("dramatiq", "pika")
+    assert [str(i) for i in IMPORTS if _top(i.target) in broker and _layer(i.module) != "jobs"] == []
+
+
+def test_services_choose_a_job_engine_only_through_the_factory() -> None:
+    engines = {"openmodelhub.jobs.embedded", "openmodelhub.jobs.dramatiq_engine"}
+    assert [str(i) for i in IMPORTS if _layer(i.module) == "services" and i.target in engines] == []
+
+
 def test_settings_import_no_layer_above_protocol() -> None:
     assert _violations("settings", allowed={"protocol"}) == []
     assert _third_party_violations({"settings"}, WEB_FRAMEWORKS) == []
@@ -171,6 +187,17 @@ def test_api_does_not_import_cli() -> None:
 
 def test_web_does_not_import_cli() -> None:
     assert _violations("web", forbidden={"cli", "demo"}) == []
+
+
+def test_web_pages_call_services_not_storage_or_sql() -> None:
+    # Pages call services; from the API layer only the one error mapping and the raw-path parser, from db only
+    # the model classes services return (for type hints).
+    assert _violations("web", allowed={"web", "services", "protocol", "settings", "api", "db"}) == []
+    shared = {"openmodelhub.api.errors", "openmodelhub.api.rawpath", "openmodelhub.db.models"}
+    reached = [i for i in IMPORTS if _layer(i.module) == "web" and _layer(i.target) in ("api", "db")]
+    assert [str(i) for i in reached if i.target not in shared] == []
+    assert _third_party_violations({"web"}, ("sqlalchemy", "alembic", "boto3")) == []
+    assert any(_layer(i.module) == "web" for i in IMPORTS), "no module of web was read"
 
 
 def test_cli_may_import_api_but_nothing_imports_cli_except_entry_points() -> None:

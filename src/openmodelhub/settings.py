@@ -33,9 +33,12 @@ class Settings(BaseSettings):
     )
     # Files stored as LFS objects even when sent as regular content (besides .gitattributes patterns).
     lfs_size_threshold: int = Field(default=10 * MB, ge=0)
-    # Files of at least this size get uploadMode "lfs" in preupload. Default: never (stock clients with
-    # hf_xet installed would switch to Xet, which this hub does not speak yet).
+    # Files of at least this size get uploadMode "lfs" in preupload (stock clients with hf_xet installed then
+    # upload them through Xet, others through the LFS batch API). Default: 10 MB when `xet_enabled`, else
+    # never (a client with hf_xet cannot upload "lfs" files to a hub without Xet).
     preupload_lfs_threshold: int | None = Field(default=None, ge=0)
+    # Files whose preupload sample looks binary (a NUL byte) get "lfs" too. Default: when `xet_enabled`.
+    preupload_binary_as_lfs: bool | None = None
     # LFS batch: objects of at least this size are uploaded in parts of `lfs_multipart_chunk_size` bytes.
     lfs_multipart_threshold: int = Field(default=500 * MB, ge=1)
     lfs_multipart_chunk_size: int = Field(default=100 * MB, ge=1)
@@ -45,6 +48,19 @@ class Settings(BaseSettings):
     scan_policy: Literal["quarantine", "strict", "warn"] = "quarantine"
     # Upper bound for one commit's NDJSON body.
     max_commit_body_bytes: int = Field(default=50 * 1000 * MB, ge=1)
+    # Who may create an account (docs/accounts.md): "open" anyone, "invite" holders of an invite code,
+    # "admin" only hub administrators (and the `omh user create` command).
+    registration: Literal["open", "invite", "admin"] = "admin"
+
+    # -- Xet storage (docs/configuration.md "Xet", docs/decisions/0008-xet-storage.md) ---------------------
+    # Speak Xet: token endpoints, the CAS under /xet, X-Xet-Hash on downloads. Off: uploads and downloads use
+    # plain HTTP and LFS only (and preupload keeps every file "regular" unless a threshold is set).
+    xet_enabled: bool = True
+    # Lifetime of the Xet access tokens (and of the signed xorb download URLs of reconstruction answers).
+    xet_token_ttl_seconds: int = Field(default=3600, ge=1)
+    # Chunk content committed through LFS or inline into xorbs too (background job `xet_index`), so Xet
+    # clients download it through Xet and deduplicate against it.
+    xet_index_uploads: bool = True
 
     # -- blob store (docs/configuration.md, docs/deploy.md) ------------------------------------------------
     blob_store: Literal["local", "s3"] = "local"
@@ -73,6 +89,20 @@ class Settings(BaseSettings):
         if self.database_url:
             return self.database_url
         return f"sqlite:///{(self.data_dir / 'omh.sqlite3').resolve()}"
+
+    @property
+    def effective_preupload_lfs_threshold(self) -> int | None:
+        """`preupload_lfs_threshold`, or its default: 10 MB with Xet, else None (every file "regular")."""
+        if self.preupload_lfs_threshold is not None:
+            return self.preupload_lfs_threshold
+        return 10 * MB if self.xet_enabled else None
+
+    @property
+    def effective_preupload_binary_as_lfs(self) -> bool:
+        """`preupload_binary_as_lfs`, or its default: on with Xet."""
+        if self.preupload_binary_as_lfs is not None:
+            return self.preupload_binary_as_lfs
+        return self.xet_enabled
 
     @property
     def blob_dir(self) -> Path:

@@ -63,6 +63,17 @@ def lfs_hub(fresh_hub: HubServer) -> HubServer:
     return fresh_hub
 
 
+@pytest.fixture
+def transfer_hub(fresh_hub: HubServer) -> HubServer:
+    """A hub whose LFS transfer URLs are its own, signed ones, on either stack: on S3 with
+    OMH_S3_DOWNLOAD=proxy (with "redirect" clients upload straight into the bucket through presigned URLs;
+    that path's checks are tested in test_s3_storage.py)."""
+    fresh_hub.env.update({**SETTINGS, "OMH_S3_DOWNLOAD": "proxy"})
+    fresh_hub.start()
+    fresh_hub.create_user("alice")
+    return fresh_hub
+
+
 def _batch(hub: HubServer, token: str, repo_id: str, objects: list[dict]) -> httpx.Response:
     return httpx.post(
         f"{hub.url}/{repo_id}.git/info/lfs/objects/batch",
@@ -131,12 +142,12 @@ def test_lfs_single_and_multipart_upload(lfs_hub: HubServer, tmp_path: Path) -> 
     assert objects[large_sha]["size"] == len(large_data)
 
 
-def test_lfs_batch_answers_and_checksum_errors(lfs_hub: HubServer) -> None:
-    token = lfs_hub.create_token("alice")
-    read_token = lfs_hub.create_token("alice", write=False)
+def test_lfs_batch_answers_and_checksum_errors(transfer_hub: HubServer) -> None:
+    token = transfer_hub.create_token("alice")
+    read_token = transfer_hub.create_token("alice", write=False)
     repo_id = "alice/lfs-errors"
     r = httpx.post(
-        f"{lfs_hub.url}/api/repos/create",
+        f"{transfer_hub.url}/api/repos/create",
         headers={"Authorization": f"Bearer {token}"},
         json={"name": "lfs-errors", "type": "model"},
         timeout=30,
@@ -147,14 +158,14 @@ def test_lfs_batch_answers_and_checksum_errors(lfs_hub: HubServer) -> None:
     oid = hashlib.sha256(data).hexdigest()
     big = 5_500_000
     big_oid = hashlib.sha256(b"never uploaded").hexdigest()
-    r = _batch(lfs_hub, token, repo_id, [{"oid": oid, "size": len(data)}, {"oid": big_oid, "size": big}])
+    r = _batch(transfer_hub, token, repo_id, [{"oid": oid, "size": len(data)}, {"oid": big_oid, "size": big}])
     assert r.status_code == 200, r.text
     objects = {o["oid"]: o for o in r.json()["objects"]}
 
     single = objects[oid]["actions"]["upload"]
     assert "chunk_size" not in (single.get("header") or {})
     assert objects[oid]["actions"]["verify"]["href"].startswith(
-        f"{lfs_hub.url}/{repo_id}.git/info/lfs/verify"
+        f"{transfer_hub.url}/{repo_id}.git/info/lfs/verify"
     )
 
     multipart = objects[big_oid]["actions"]["upload"]["header"]
@@ -178,7 +189,7 @@ def test_lfs_batch_answers_and_checksum_errors(lfs_hub: HubServer) -> None:
         verify, headers={"Authorization": f"Bearer {token}"}, json={"oid": oid, "size": len(data)}, timeout=30
     )
     assert r.status_code >= 400, "verify must fail for an object that was never stored"
-    r = _batch(lfs_hub, token, repo_id, [{"oid": oid, "size": len(data)}])
+    r = _batch(transfer_hub, token, repo_id, [{"oid": oid, "size": len(data)}])
     assert "actions" in r.json()["objects"][0], "a refused upload must not count as stored"
 
     # Unsigned or tampered transfer URLs are refused.
@@ -194,7 +205,7 @@ def test_lfs_batch_answers_and_checksum_errors(lfs_hub: HubServer) -> None:
         verify, headers={"Authorization": f"Bearer {token}"}, json={"oid": oid, "size": len(data)}, timeout=30
     )
     assert r.status_code == 200, r.text
-    r = _batch(lfs_hub, token, repo_id, [{"oid": oid, "size": len(data)}])
+    r = _batch(transfer_hub, token, repo_id, [{"oid": oid, "size": len(data)}])
     assert "actions" not in r.json()["objects"][0]
 
     # A commit may only name LFS objects that were uploaded.
@@ -207,7 +218,7 @@ def test_lfs_batch_answers_and_checksum_errors(lfs_hub: HubServer) -> None:
         )
     )
     r = httpx.post(
-        f"{lfs_hub.url}/api/models/{repo_id}/commit/main",
+        f"{transfer_hub.url}/api/models/{repo_id}/commit/main",
         headers={"Authorization": f"Bearer {token}", "Content-Type": "application/x-ndjson"},
         content=ndjson,
         timeout=30,
@@ -216,15 +227,15 @@ def test_lfs_batch_answers_and_checksum_errors(lfs_hub: HubServer) -> None:
     assert r.headers.get("X-Error-Code") == "LfsObjectNotFound"
 
     # Uploading needs a write token.
-    r = _batch(lfs_hub, read_token, repo_id, [{"oid": big_oid, "size": big}])
+    r = _batch(transfer_hub, read_token, repo_id, [{"oid": big_oid, "size": big}])
     assert r.status_code in (401, 403), r.text
 
 
-def test_lfs_multipart_checks(lfs_hub: HubServer) -> None:
-    token = lfs_hub.create_token("alice")
+def test_lfs_multipart_checks(transfer_hub: HubServer) -> None:
+    token = transfer_hub.create_token("alice")
     repo_id = "alice/lfs-multipart"
     r = httpx.post(
-        f"{lfs_hub.url}/api/repos/create",
+        f"{transfer_hub.url}/api/repos/create",
         headers={"Authorization": f"Bearer {token}"},
         json={"name": "lfs-multipart"},
         timeout=30,
@@ -233,7 +244,7 @@ def test_lfs_multipart_checks(lfs_hub: HubServer) -> None:
     size = 5_500_000
     data = random.Random(99).randbytes(size)
     oid = hashlib.sha256(b"a different object").hexdigest()  # the parts will not hash to this
-    r = _batch(lfs_hub, token, repo_id, [{"oid": oid, "size": size}])
+    r = _batch(transfer_hub, token, repo_id, [{"oid": oid, "size": size}])
     assert r.status_code == 200, r.text
     upload = r.json()["objects"][0]["actions"]["upload"]
     chunk = int(upload["header"]["chunk_size"])
@@ -263,12 +274,12 @@ def test_lfs_multipart_checks(lfs_hub: HubServer) -> None:
     r = httpx.post(upload["href"], json={"oid": oid, "parts": etags}, timeout=30)
     assert r.status_code == 400, r.text
     assert r.headers.get("X-Error-Code") == "ChecksumMismatch"
-    r = _batch(lfs_hub, token, repo_id, [{"oid": oid, "size": size}])
+    r = _batch(transfer_hub, token, repo_id, [{"oid": oid, "size": size}])
     assert "actions" in r.json()["objects"][0]
 
     # The same parts under the right oid are assembled and stored.
     good = hashlib.sha256(data).hexdigest()
-    r = _batch(lfs_hub, token, repo_id, [{"oid": good, "size": size}])
+    r = _batch(transfer_hub, token, repo_id, [{"oid": good, "size": size}])
     upload = r.json()["objects"][0]["actions"]["upload"]
     parts = {int(k): v for k, v in upload["header"].items() if k.isdigit()}
     etags = []
@@ -278,5 +289,5 @@ def test_lfs_multipart_checks(lfs_hub: HubServer) -> None:
         etags.append({"partNumber": n, "etag": r.headers["ETag"]})
     r = httpx.post(upload["href"], json={"oid": good, "parts": etags}, timeout=30)
     assert r.status_code == 200, r.text
-    r = _batch(lfs_hub, token, repo_id, [{"oid": good, "size": size}])
+    r = _batch(transfer_hub, token, repo_id, [{"oid": good, "size": size}])
     assert "actions" not in r.json()["objects"][0]

@@ -1,6 +1,9 @@
 """The ASGI application."""
 
+import asyncio
 import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -10,13 +13,16 @@ from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
 from openmodelhub import __version__
-from openmodelhub.api import repo_routes, top_routes
+from openmodelhub.api import discussion_routes, people_routes, repo_routes, top_routes, xet_routes
 from openmodelhub.api.errors import error_response, hub_error_response, internal_error_response
 from openmodelhub.api.hotcache import HotCache
 from openmodelhub.api.rawpath import parse_repo_path
 from openmodelhub.protocol import codes
+from openmodelhub.services import background
 from openmodelhub.services.container import Services
 from openmodelhub.services.errors import HubError
+from openmodelhub.storage import BlobStoreUnavailable
+from openmodelhub.web.app import WebUI
 
 log = logging.getLogger("openmodelhub")
 
@@ -69,9 +75,27 @@ class HubApp(FastAPI):
 
 
 def create_app(services: Services) -> FastAPI:
-    app = HubApp(title="OpenModelHub", version=__version__, docs_url=None, redoc_url=None, openapi_url=None)
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        # Jobs lost with a crashed process are found and re-enqueued (ADR 0005); jobs still running in this
+        # process (embedded engine) get a few seconds at shutdown, the rest is redone by the next reconcile.
+        await asyncio.to_thread(background.enqueue_quietly, services.jobs, "reconcile")
+        yield
+        services.social.close()  # download counts still in memory are written now
+        services.jobs.close(timeout=5)
+
+    app = HubApp(
+        title="OpenModelHub",
+        version=__version__,
+        docs_url=None,
+        redoc_url=None,
+        openapi_url=None,
+        lifespan=lifespan,
+    )
     app.state.services = services
     app.state.hot = HotCache(services.hub.engine)
+    # Cached callers are re-read when the database changes (revoked tokens, memberships count at once).
+    services.auth.cache_version = app.state.hot.version
 
     @app.exception_handler(HubError)
     async def _hub_error(request: Request, exc: HubError) -> Response:
@@ -82,12 +106,33 @@ def create_app(services: Services) -> FastAPI:
         code = {404: "NotFound", 405: "MethodNotAllowed"}.get(exc.status_code, codes.BAD_REQUEST)
         return error_response(exc.status_code, code, str(exc.detail))
 
+    @app.exception_handler(BlobStoreUnavailable)  # a 503 answered here is not re-raised as a crash
+    async def _storage_error(request: Request, exc: BlobStoreUnavailable) -> Response:
+        return internal_error_response(request, exc)
+
     @app.exception_handler(Exception)
     async def _internal(request: Request, exc: Exception) -> Response:
         return internal_error_response(request, exc)
 
     routes = [
-        Route("/api/whoami-v2", top_routes.whoami, methods=["GET"]),
+        Route("/api/whoami-v2", people_routes.whoami, methods=["GET"]),
+        Route("/api/users", people_routes.register, methods=["POST"]),
+        Route("/api/users/{name:str}/overview", people_routes.user_overview, methods=["GET"]),
+        Route("/api/users/{name:str}/likes", discussion_routes.user_likes, methods=["GET"]),
+        Route("/api/invites", people_routes.create_invite, methods=["POST"]),
+        Route("/api/organizations/create", people_routes.create_org, methods=["POST"]),
+        Route("/api/organizations/{name:str}/overview", people_routes.org_overview, methods=["GET"]),
+        Route("/api/organizations/{name:str}/members", people_routes.org_members, methods=["GET"]),
+        Route(
+            "/api/organizations/{name:str}/members/{user:str}",
+            people_routes.org_member,
+            methods=["PUT", "DELETE"],
+        ),
+        Route("/api/tokens", people_routes.list_tokens, methods=["GET"]),
+        Route("/api/tokens", people_routes.create_token, methods=["POST"]),
+        Route("/api/tokens/{token_id:str}", people_routes.revoke_token, methods=["DELETE"]),
+        Route("/{ns:str}/{name:str}/ask-access", people_routes.ask_access_web, methods=["POST"]),
+        Route("/datasets/{ns:str}/{name:str}/ask-access", people_routes.ask_access_web, methods=["POST"]),
         Route("/api/validate-yaml", top_routes.validate_yaml, methods=["POST"]),
         Route("/api/repos/create", top_routes.create_repo, methods=["POST"]),
         Route("/api/repos/delete", top_routes.delete_repo, methods=["DELETE"]),
@@ -101,9 +146,17 @@ def create_app(services: Services) -> FastAPI:
         Route("/lfs/multipart/{upload_id:str}/{part:int}", top_routes.lfs_part, methods=["PUT"]),
     ]
     app.router.routes.extend(routes)
+    app.router.routes.extend(xet_routes.ROUTES)  # the Xet CAS under /xet, storage statistics
+
+    web = WebUI()
 
     async def fallback(scope: Scope, receive: Receive, send: Send) -> None:
-        # Whatever no fixed route matched (any path, even one with %0A in it) goes to the raw-path dispatcher.
+        # Whatever no fixed route matched (any path, even one with %0A in it) goes to the raw-path dispatcher,
+        # unless it is a web page; the web UI never claims a protocol path (web/routes.py).
+        page = web.match(scope)
+        if page is not None:
+            await web.serve(page, scope, receive, send)
+            return
         response = await dispatch_repo_path(Request(scope, receive))
         await response(scope, receive, send)
 

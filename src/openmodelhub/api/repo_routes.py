@@ -3,7 +3,7 @@
 import asyncio
 import os
 import tempfile
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -12,9 +12,9 @@ from urllib.parse import parse_qs
 import orjson
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
-from starlette.responses import FileResponse, Response
+from starlette.responses import FileResponse, Response, StreamingResponse
 
-from openmodelhub.api import openness_routes, render
+from openmodelhub.api import discussion_routes, openness_routes, people_routes, render, xet_routes
 from openmodelhub.api.common import (
     JSON,
     base_url,
@@ -40,6 +40,7 @@ from openmodelhub.services.errors import (
     RepoNotFound,
 )
 from openmodelhub.services.files import TreeItem
+from openmodelhub.services.social import counts_as_download, is_counted_request
 
 Handler = Callable[[Request, RepoPath], Awaitable[Response]]
 TREE_PAGE = 1000
@@ -91,7 +92,7 @@ async def info(request: Request, p: RepoPath) -> Response:
         if query_bool(request, "securityStatus"):
             data["securityRepoStatus"] = await run_in_threadpool(_repo_security, svc, repo, commit)
         body = orjson.dumps(data)
-        hot.put(version, key, (who.user_id if who else None, body))
+        hot.put(version, key, (who.token_id if who else None, body))
     finally:
         if leader:
             hot.flights.pop(key).set()
@@ -212,7 +213,9 @@ async def commits(request: Request, p: RepoPath) -> Response:
 
 
 async def auth_check(request: Request, p: RepoPath) -> Response:
-    await _repo(request, p, write=p.args == ["write"])
+    who, repo = await _repo(request, p, write=p.args == ["write"])
+    # Like the Hub: a gated repo's read check fails (GatedRepo) until the caller may read its files.
+    await run_in_threadpool(services(request).access.check_content, who, repo)
     return JSON({"ok": True})
 
 
@@ -271,8 +274,12 @@ async def settings(request: Request, p: RepoPath) -> Response:
 # -- upload --------------------------------------------------------------------------------------------------
 async def preupload(request: Request, p: RepoPath) -> Response:
     svc = services(request)
-    _, repo = await _repo(request, p, write=True)
+    who, repo = await _repo(request, p)
     revision = _one_arg(p, "revision")
+    # Writers, or contributors opening a pull request (create_pr) or pushing to their own refs/pr/N.
+    await run_in_threadpool(
+        svc.discussions.require_push, who, repo, revision, query_bool(request, "create_pr")
+    )
     body = await read_json(request)
     files = await run_in_threadpool(
         svc.uploads.preupload, repo, revision, body.get("files"), body.get("gitIgnore")
@@ -282,9 +289,11 @@ async def preupload(request: Request, p: RepoPath) -> Response:
 
 async def commit(request: Request, p: RepoPath) -> Response:
     svc = services(request)
-    who, repo = await _repo(request, p, write=True)
+    who, repo = await _repo(request, p)
     revision = _one_arg(p, "revision")
     create_pr = query_bool(request, "create_pr")
+    # Checked before the body is read: writers, or contributors opening or updating their pull request.
+    await run_in_threadpool(svc.discussions.require_push, who, repo, revision, create_pr)
     limit = svc.hub.settings.max_commit_body_bytes
     # The body is spooled to disk, then parsed as a stream: nothing is ever held whole in memory.
     with tempfile.TemporaryFile(dir=svc.hub.settings.tmp_dir) as spool:
@@ -308,14 +317,16 @@ async def commit(request: Request, p: RepoPath) -> Response:
 
         result = await run_in_threadpool(run)
     url = repo_url(request, repo.type, f"{repo.namespace}/{repo.name}")
-    return JSON(
-        {
-            "success": True,
-            "commitOid": result.oid,
-            "commitUrl": f"{url}/commit/{result.oid}",
-            "hookOutput": "",
-        }
-    )
+    answer = {
+        "success": True,
+        "commitOid": result.oid,
+        "commitUrl": f"{url}/commit/{result.oid}",
+        "hookOutput": "",
+    }
+    if result.pr_num is not None:
+        # The client derives refs/pr/N from this URL (it must match .*/discussions/(\d+)).
+        answer["pullRequestUrl"] = f"{url}/discussions/{result.pr_num}"
+    return JSON(answer)
 
 
 async def not_supported(request: Request, p: RepoPath) -> Response:
@@ -339,12 +350,20 @@ API_ROUTES: dict[tuple[str, str], Handler] = {
     ("POST", "preupload"): preupload,
     ("POST", "commit"): commit,
     ("POST", "security"): release,
-    ("GET", "discussions"): not_supported,
-    ("POST", "discussions"): not_supported,
-    ("GET", "xet-write-token"): not_supported,
-    ("GET", "xet-read-token"): not_supported,
+    ("GET", "discussions"): discussion_routes.get,
+    ("POST", "discussions"): discussion_routes.post,
+    ("POST", "like"): discussion_routes.like,
+    ("DELETE", "like"): discussion_routes.like,
+    ("GET", "likers"): discussion_routes.likers,
+    ("GET", "xet-write-token"): xet_routes.xet_token,
+    ("GET", "xet-read-token"): xet_routes.xet_token,
+    ("GET", "storage"): xet_routes.repo_storage,
     ("GET", "lineage"): openness_routes.lineage,
     ("GET", "openness"): openness_routes.openness,
+    ("GET", "user-access-request"): people_routes.list_access_requests,
+    ("POST", "user-access-request"): people_routes.manage_access_request,
+    ("GET", "ask-access"): people_routes.gate_form,
+    ("POST", "ask-access"): people_routes.ask_access,
 }
 
 
@@ -353,23 +372,36 @@ API_ROUTES: dict[tuple[str, str], Handler] = {
 class _Download:
     """Everything a resolve answer needs, computed once and reused while the database is unchanged."""
 
-    user_id: int | None
+    token_id: int | None
     commit: str
     size: int
-    local: Path
-    stat: os.stat_result
+    local: Path | None  # None: the bytes are in a remote store (S3), see _remote_download
+    stat: os.stat_result | None
     headers: dict[str, str]
     media_type: str
+    sha256: str
+    lfs: bool
+    filename: str
+    counted_repo: int | None = None  # the repo whose download count a GET of this file adds to
+    xet_hash: str | None = None  # advertised to Xet clients (X-Xet-Hash + the xet-auth Link)
+    xet_only: bool = False  # no blob: the bytes are reconstructed from Xet xorbs
+    repo_path: str = ""  # "{type}s/{ns}/{name}", for the xet-read-token URL
 
 
 def _prepare_download(svc: Services, authorization: str | None, p: RepoPath) -> _Download:
     who = svc.auth.authenticate(authorization)
     repo = svc.repos.get_readable(who, p.repo_type, p.repo_id)
+    svc.access.check_content(who, repo)
     revision, path = p.args
     f = svc.files.resolve_file(repo, revision, path)
     warning = svc.scans.check_download(repo, f.meta.sha256, path)
-    local = svc.hub.blobs.local_path(f.meta.sha256)
-    assert local is not None
+    local = svc.content.local_path(f.meta.sha256)
+    # Xet-stored content (uploaded through Xet, or chunked by the xet_index job) is offered to Xet clients;
+    # content with no blob is served by reconstructing it from its xorbs.
+    xet_file = None
+    if svc.xet.enabled and (f.meta.is_lfs or local is None):
+        xet_file = svc.content.xet_file(f.meta.sha256)
+    xet_only = xet_file is not None and local is None and not svc.hub.blobs.exists(f.meta.sha256)
     headers = {"X-Repo-Commit": f.commit, "Accept-Ranges": "bytes"}
     if warning:
         # huggingface_hub logs `X-HF-Warning: <topic>; <message>` as a warning, once per topic.
@@ -382,14 +414,29 @@ def _prepare_download(svc: Services, authorization: str | None, p: RepoPath) -> 
         etag = f'"{f.meta.oid}"'
     headers["ETag"] = etag
     return _Download(
-        user_id=who.user_id if who else None,
+        token_id=who.token_id if who else None,
         commit=f.commit,
         size=f.meta.size,
         local=local,
-        stat=os.stat(local),
+        stat=os.stat(local) if local is not None else None,
         headers=headers,
         media_type=_media_type(path),
+        sha256=f.meta.sha256,
+        lfs=f.meta.is_lfs,
+        filename=path.rsplit("/", 1)[-1],
+        counted_repo=repo.id if counts_as_download(repo.type, path) else None,
+        xet_hash=xet_file.file_hash if xet_file is not None and f.meta.is_lfs else None,
+        xet_only=xet_only,
+        repo_path=f"{repo.type}s/{repo.namespace}/{repo.name}",
     )
+
+
+def _xet_headers(request: Request, d: _Download) -> dict[str, str]:
+    """The resolve headers, plus what makes huggingface_hub download through Xet (hf-protocol.md §3.7)."""
+    if d.xet_hash is None:
+        return d.headers
+    route = f"{base_url(request)}/api/{d.repo_path}/xet-read-token/{d.commit}"
+    return {**d.headers, "X-Xet-Hash": d.xet_hash, "Link": f'<{route}>; rel="xet-auth"'}
 
 
 async def resolve(request: Request, p: RepoPath) -> Response:
@@ -398,7 +445,7 @@ async def resolve(request: Request, p: RepoPath) -> Response:
     authorization = request.headers.get("authorization")
     key = ("resolve", authorization, p.repo_type, p.repo_id, *p.args)
     version, d = hot.get(key)
-    if d is None or (d.user_id is not None and svc.auth.touch_due(d.user_id)):
+    if d is None or (d.token_id is not None and svc.auth.touch_due(d.token_id)):
         d = await run_in_threadpool(_prepare_download, svc, authorization, p)
         hot.put(version, key, d)
     if _range_beyond_end(request.headers.get("range"), d.size):
@@ -406,9 +453,90 @@ async def resolve(request: Request, p: RepoPath) -> Response:
         raise RangeNotSatisfiable(
             f"Requested range not satisfiable: the file has {d.size} bytes", size=d.size, commit=d.commit
         )
+    headers = _xet_headers(request, d)
     if _etag_matches(request.headers.get("if-none-match"), d.headers["ETag"]):
-        return Response(status_code=304, headers=d.headers)
-    return FileResponse(d.local, headers=d.headers, media_type=d.media_type, stat_result=d.stat)
+        return Response(status_code=304, headers=headers)
+    if d.counted_repo is not None and is_counted_request(request.method, request.headers.get("range")):
+        svc.social.count_download(d.counted_repo)  # in memory; written in batches (services/social.py)
+    if d.xet_only:
+        return await stream_blob(
+            svc, d.sha256, d.size, request.method, request.headers.get("range"), headers, d.media_type
+        )
+    if d.local is None:
+        return await _remote_download(request, svc, d, headers)
+    return FileResponse(d.local, headers=headers, media_type=d.media_type, stat_result=d.stat)
+
+
+async def _remote_download(
+    request: Request, svc: Services, d: _Download, headers: dict[str, str]
+) -> Response:
+    """A file whose bytes are in a remote store (S3). With OMH_S3_DOWNLOAD=redirect an LFS file answers 302
+    to a presigned URL, the metadata headers on the 302 itself: a client stops at a redirect to another origin
+    and reads them there (hf-protocol.md §3.2), then GETs the URL without the hub's token. Small files, and
+    every file with OMH_S3_DOWNLOAD=proxy, are streamed through the hub with Range support."""
+    settings = svc.hub.settings
+    if d.lfs and settings.s3_download == "redirect":
+        ttl = settings.s3_presign_ttl_seconds
+        url = svc.hub.blobs.presigned_get_url(d.sha256, filename=d.filename, ttl=ttl)
+        if url is not None:
+            return Response(status_code=302, headers={**headers, "Location": url})
+    return await stream_blob(
+        svc, d.sha256, d.size, request.method, request.headers.get("range"), headers, d.media_type
+    )
+
+
+async def stream_blob(
+    svc: Services,
+    sha256: str,
+    size: int,
+    method: str,
+    range_header: str | None,
+    headers: dict[str, str],
+    media_type: str,
+) -> Response:
+    """Stream a stored object (one `Range: bytes=` range at most: 206 + Content-Range; other Range headers are
+    ignored). The first chunk is fetched before the answer starts, so a store that is down or an object that
+    is missing is an error answer, not a truncated 200."""
+    span = _single_range(range_header, size)
+    start, length = (0, size) if span is None else span
+    out = {**headers, "Content-Length": str(length)}
+    if span is not None:
+        out["Content-Range"] = f"bytes {start}-{start + length - 1}/{size}"
+    status = 200 if span is None else 206
+    if method == "HEAD":
+        return Response(status_code=status, headers=out, media_type=media_type)
+    # A blob, or content reconstructed from Xet xorbs (services/content.py).
+    chunks = await run_in_threadpool(svc.content.iter_range, sha256, start, length)
+    first = await run_in_threadpool(next, chunks, b"")
+    return StreamingResponse(_chain(first, chunks), status_code=status, headers=out, media_type=media_type)
+
+
+def _chain(first: bytes, rest: Iterator[bytes]) -> Iterator[bytes]:
+    if first:
+        yield first
+    yield from rest
+
+
+def _single_range(header: str | None, size: int) -> tuple[int, int] | None:
+    """(start, length) of a single satisfiable `bytes=a-b`, `bytes=a-` or `bytes=-n` range; None for no
+    Range, several ranges or a malformed one (the whole file is sent). Ranges starting past the end were
+    answered 416 before."""
+    if not header or not header.strip().lower().startswith("bytes="):
+        return None
+    spec = header.strip()[6:].strip()
+    if "," in spec:
+        return None
+    first, sep, last = (x.strip() for x in spec.partition("-"))
+    if not sep or (first and not first.isdigit()) or (last and not last.isdigit()) or not (first or last):
+        return None
+    if not first:  # the last n bytes
+        n = min(int(last), size)
+        return (size - n, n) if n > 0 else None
+    start = int(first)
+    end = min(int(last), size - 1) if last else size - 1
+    if start > end:
+        return None
+    return start, end - start + 1
 
 
 def _etag_matches(header: str | None, etag: str) -> bool:
@@ -453,9 +581,13 @@ async def lfs(request: Request, p: RepoPath) -> Response:
         return JSON({"success": True}, media_type="application/vnd.git-lfs+json")
     body = await read_json(request)
     operation = body.get("operation")
-    _, repo = await _repo(request, p, write=operation == "upload")
+    who, repo = await _repo(request, p, write=operation == "upload")
+    if operation != "upload":
+        await run_in_threadpool(svc.access.check_content, who, repo)
     url = repo_url(request, repo.type, f"{repo.namespace}/{repo.name}")
     data = await run_in_threadpool(
         svc.uploads.batch, repo, url, base_url(request), operation, body.get("objects"), body.get("transfers")
     )
+    if operation == "download":
+        data = await run_in_threadpool(svc.access.restrict_lfs_download, repo, data)
     return Response(orjson.dumps(data), media_type="application/vnd.git-lfs+json")

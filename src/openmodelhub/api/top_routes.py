@@ -9,7 +9,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import FileResponse, Response
 
-from openmodelhub.api import render
+from openmodelhub.api import render, repo_routes
 from openmodelhub.api.common import (
     JSON,
     decode_offset_cursor,
@@ -23,7 +23,6 @@ from openmodelhub.api.common import (
     services,
 )
 from openmodelhub.protocol.names import DEFAULT_BRANCH, REPO_TYPES_BY_PLURAL, RepoType
-from openmodelhub.protocol.timefmt import iso_z
 from openmodelhub.services.cards import validate_card
 from openmodelhub.services.errors import BadRequest, InvalidCardMetadata, NotFound, SizeMismatch, Unauthorized
 from openmodelhub.services.openness import parse_openness_class
@@ -31,40 +30,6 @@ from openmodelhub.services.repos import ListQuery, parse_repo_id
 from openmodelhub.storage import ChecksumError
 
 LIST_PAGE_DEFAULT = 1000
-
-
-async def whoami(request: Request) -> Response:
-    who = await principal(request)
-    if who is None:
-        raise Unauthorized("Invalid user token: no token was sent")
-    return JSON(
-        {
-            "type": "user",
-            "id": f"{who.user_id:024x}",
-            "name": who.name,
-            "fullname": who.fullname or who.name,
-            "email": who.email,
-            "emailVerified": who.email is not None,
-            "isPro": False,
-            "canPay": False,
-            "avatarUrl": "",
-            "orgs": [],
-            "auth": {
-                "type": "access_token",
-                "accessToken": {
-                    "displayName": who.token_name,
-                    "role": who.role,
-                    "createdAt": iso_z(_parse_iso(who.token_created_at)),
-                },
-            },
-        }
-    )
-
-
-def _parse_iso(text: str) -> Any:
-    from datetime import datetime
-
-    return datetime.fromisoformat(text)
 
 
 async def validate_yaml(request: Request) -> Response:
@@ -230,8 +195,29 @@ async def lfs_get(request: Request) -> Response:
     oid = request.path_params["oid"]
     svc.uploads.check_signature("get", oid, request.query_params.get("exp"), request.query_params.get("sig"))
     path = svc.hub.blobs.local_path(oid)
-    if path is None or not path.exists():
-        raise NotFound(f"LFS object {oid} does not exist")
+    if path is None:  # a remote store (S3): a presigned redirect, or streamed (as resolve does)
+        blob_size = await run_in_threadpool(svc.hub.blobs.size, oid)
+        size = blob_size if blob_size is not None else await run_in_threadpool(svc.content.size, oid)
+        if size is None:
+            raise NotFound(f"LFS object {oid} does not exist")
+        settings = svc.hub.settings
+        ttl = settings.s3_presign_ttl_seconds
+        url = svc.hub.blobs.presigned_get_url(oid, filename=None, ttl=ttl) if blob_size is not None else None
+        if url is not None and settings.s3_download == "redirect":
+            return Response(status_code=302, headers={"Location": url})
+        range_header = request.headers.get("range")
+        headers = {"Accept-Ranges": "bytes"}
+        return await repo_routes.stream_blob(
+            svc, oid, size, request.method, range_header, headers, "application/octet-stream"
+        )
+    if not path.exists():
+        # Uploaded through Xet: no blob, the bytes are reconstructed from xorbs (services/content.py).
+        size = await run_in_threadpool(svc.content.size, oid)
+        if size is None:
+            raise NotFound(f"LFS object {oid} does not exist")
+        return await repo_routes.stream_blob(
+            svc, oid, size, request.method, request.headers.get("range"), {}, "application/octet-stream"
+        )
     return FileResponse(path, media_type="application/octet-stream")
 
 

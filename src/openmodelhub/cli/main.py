@@ -7,6 +7,7 @@ from typing import Annotated, NoReturn
 
 import typer
 
+from openmodelhub.cli import people_commands, storage_commands
 from openmodelhub.protocol.names import RepoType
 from openmodelhub.settings import Settings
 
@@ -19,6 +20,8 @@ db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
 app.add_typer(user_app, name="user")
 app.add_typer(token_app, name="token")
 app.add_typer(db_app, name="db")
+app.add_typer(people_commands.org_app, name="org")
+app.add_typer(storage_commands.storage_app, name="storage")
 
 DataDir = Annotated[
     Path | None,
@@ -142,40 +145,13 @@ def serve(
     ).serve()
 
 
-@user_app.command("create")
-def user_create(
-    name: str,
-    admin: Annotated[bool, typer.Option("--admin", help="Make the user a hub administrator.")] = False,
-    data_dir: DataDir = None,
-) -> None:
-    """Create a user."""
-    from openmodelhub.services.errors import HubError
-
-    svc = open_services(data_dir)
-    try:
-        svc.auth.create_user(name, admin=admin)
-    except HubError as exc:
-        fail(exc.message)
-    typer.echo(f"created user {name}{' (admin)' if admin else ''}")
-
-
-@token_app.command("create")
-def token_create(
-    user: Annotated[str, typer.Option("--user", help="Owner of the token.")],
-    write: Annotated[bool, typer.Option("--write", help="Allow writes (default: read-only).")] = False,
-    name: Annotated[str | None, typer.Option("--name", help="A name to recognise the token by.")] = None,
-    data_dir: DataDir = None,
-) -> None:
-    """Create an API token; the token is printed alone on the last line."""
-    from openmodelhub.services.errors import HubError
-
-    svc = open_services(data_dir)
-    try:
-        token = svc.auth.create_token(user, write=write, display_name=name)
-    except HubError as exc:
-        fail(exc.message)
-    typer.echo(f"{'write' if write else 'read'} token for {user}:")
-    typer.echo(token)
+# Accounts, tokens and organizations: cli/people_commands.py.
+user_app.command("create")(people_commands.user_create)
+user_app.command("set-password")(people_commands.user_set_password)
+user_app.command("invite")(people_commands.user_invite)
+token_app.command("create")(people_commands.token_create)
+token_app.command("list")(people_commands.token_list)
+token_app.command("revoke")(people_commands.token_revoke)
 
 
 @app.command("import")
@@ -294,6 +270,53 @@ def lineage(
     from openmodelhub.cli import openness_commands
 
     openness_commands.lineage(open_services(data_dir), repo_id, svg, as_json)
+
+
+@app.command()
+def fsck(
+    repair: Annotated[
+        bool, typer.Option("--repair", help="Delete garbage (unreferenced objects...) older than --grace.")
+    ] = False,
+    deep: Annotated[bool, typer.Option("--deep", help="Also re-hash every stored object.")] = False,
+    grace: Annotated[
+        str, typer.Option("--grace", help="Garbage younger than this is kept: 30m, 24h, 2d.")
+    ] = "24h",
+    as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
+    data_dir: DataDir = None,
+) -> None:
+    """Check that everything the refs reach is stored intact (commits, trees, files, sizes; hashes with
+    --deep) and report garbage. Exits with status 1 when anything is inconsistent (docs/operations.md)."""
+    from openmodelhub.cli import fsck_commands
+
+    try:
+        grace_period = fsck_commands.parse_duration(grace)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--grace") from exc
+    fsck_commands.fsck(open_services(data_dir), repair=repair, deep=deep, grace=grace_period, as_json=as_json)
+
+
+@app.command()
+def worker(
+    threads: Annotated[int, typer.Option(help="Jobs run at once by each process.", min=1)] = 4,
+    processes: Annotated[int, typer.Option(help="Worker processes.", min=1)] = 1,
+    data_dir: DataDir = None,
+) -> None:
+    """Run background jobs from the hub's job queue (OMH_JOB_ENGINE=dramatiq) until SIGTERM or SIGINT."""
+    from openmodelhub.cli import worker_commands
+
+    worker_commands.worker(data_dir, threads, processes)
+
+
+@app.command()
+def enqueue(
+    job: Annotated[str, typer.Argument(help="Job: fingerprint, openness, xet_index, rescan, reconcile.")],
+    args: Annotated[list[str] | None, typer.Argument(help="Job arguments as key=value.")] = None,
+    data_dir: DataDir = None,
+) -> None:
+    """Send one background job (e.g. `omh enqueue rescan`); the embedded engine runs it here and waits."""
+    from openmodelhub.cli import worker_commands
+
+    worker_commands.enqueue(data_dir, job, args or [])
 
 
 @db_app.command("upgrade")

@@ -45,6 +45,8 @@ class User(Base):
     email: Mapped[str | None] = mapped_column(String(255), nullable=True)
     is_admin: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime] = mapped_column(DateTime, default=_now)
+    # An argon2 hash (argon2-cffi's encoded form); None: the account has no password (token-only).
+    password_hash: Mapped[str | None] = mapped_column(String(255), nullable=True)
 
 
 class Token(Base):
@@ -53,7 +55,7 @@ class Token(Base):
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
     display_name: Mapped[str] = mapped_column(String(255))
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
-    role: Mapped[str] = mapped_column(String(16))  # "read" | "write"
+    role: Mapped[str] = mapped_column(String(16))  # "read" | "write" | "fineGrained" (see TokenScope)
     created_at: Mapped[datetime] = mapped_column(DateTime, default=_now)
     last_used_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
 
@@ -199,3 +201,192 @@ class WeightFingerprint(Base):
     files: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
     tensors: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     computed_at: Mapped[datetime] = mapped_column(DateTime, default=_now)
+
+
+# -- people: namespaces, organizations, token scopes, gated access, invites (docs/accounts.md) --------------
+class Namespace(Base):
+    """Every user and organization name, in one table: a name is unique across users and orgs."""
+
+    __tablename__ = "namespaces"
+    name: Mapped[str] = mapped_column(String(96), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(8))  # "user" | "org"
+
+
+class Organization(Base):
+    __tablename__ = "organizations"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(96), unique=True)
+    fullname: Mapped[str] = mapped_column(String(255), default="")
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=_now)
+
+
+class OrgMembership(Base):
+    __tablename__ = "org_memberships"
+    org_id: Mapped[int] = mapped_column(ForeignKey("organizations.id", ondelete="CASCADE"), primary_key=True)
+    user_id: Mapped[int] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), primary_key=True, index=True
+    )
+    role: Mapped[str] = mapped_column(String(8))  # "read" | "write" | "admin"
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=_now)
+
+
+class TokenScope(Base):
+    """One grant of a fine-grained token: a repo or a whole namespace, read or write."""
+
+    __tablename__ = "token_scopes"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    token_id: Mapped[int] = mapped_column(ForeignKey("tokens.id", ondelete="CASCADE"), index=True)
+    kind: Mapped[str] = mapped_column(String(16))  # "repo" | "namespace"
+    repo_type: Mapped[str | None] = mapped_column(String(16), nullable=True)  # repo scopes only
+    name: Mapped[str] = mapped_column(String(200))  # "ns/name" or "ns"
+    permission: Mapped[str] = mapped_column(String(8))  # "read" | "write"
+
+
+class AccessRequest(Base):
+    """A user's request for the files of a gated repo, and the owners' decision."""
+
+    __tablename__ = "access_requests"
+    __table_args__ = (UniqueConstraint("repo_id", "user_id", name="uq_access_requests_repo_id_user_id"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    repo_id: Mapped[int] = mapped_column(ForeignKey("repos.id", ondelete="CASCADE"), index=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    status: Mapped[str] = mapped_column(String(16))  # "pending" | "accepted" | "rejected"
+    fields: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=_now)
+    updated_at: Mapped[datetime] = mapped_column(DateTime, default=_now)
+    decided_by: Mapped[str | None] = mapped_column(String(96), nullable=True)
+    rejection_reason: Mapped[str | None] = mapped_column(Text, nullable=True)
+
+
+class Invite(Base):
+    """A one-time registration code (registration mode "invite"); only its hash is stored."""
+
+    __tablename__ = "invites"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    code_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_by: Mapped[str] = mapped_column(String(96))
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=_now)
+    expires_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+    used_by: Mapped[str | None] = mapped_column(String(96), nullable=True)
+    used_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+
+
+# -- web UI: sessions and sign-in throttling (docs/decisions/0007-web-sessions.md) -------------------------
+class WebSession(Base):
+    """A signed-in browser. The cookie holds a random id; only its sha256 is stored."""
+
+    __tablename__ = "web_sessions"
+    id_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=_now)
+    expires_at: Mapped[datetime] = mapped_column(DateTime, index=True)
+
+
+class LoginFailure(Base):
+    """A failed sign-in, counted per user+IP (and per IP) to throttle password guessing across processes."""
+
+    __tablename__ = "login_failures"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    username: Mapped[str] = mapped_column(String(96), index=True)
+    ip: Mapped[str] = mapped_column(String(64), index=True)
+    at: Mapped[datetime] = mapped_column(DateTime, default=_now, index=True)
+
+
+# -- collaboration: discussions, pull requests, likes (docs/collaboration.md) ------------------------------
+class Discussion(Base):
+    """A discussion or pull request, numbered from 1 per repo; pull request n's head is ref `refs/pr/n`."""
+
+    __tablename__ = "discussions"
+    __table_args__ = (UniqueConstraint("repo_id", "num", name="uq_discussions_repo_id_num"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    repo_id: Mapped[int] = mapped_column(ForeignKey("repos.id", ondelete="CASCADE"))
+    num: Mapped[int] = mapped_column(Integer)
+    title: Mapped[str] = mapped_column(String(200))
+    is_pull_request: Mapped[bool] = mapped_column(Boolean, default=False)
+    status: Mapped[str] = mapped_column(String(8))  # "open" | "closed" | "merged" | "draft"
+    author_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"), nullable=True)
+    target_branch: Mapped[str | None] = mapped_column(String(300), nullable=True)  # "refs/heads/main"
+    merge_commit: Mapped[str | None] = mapped_column(String(40), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=_now)
+    updated_at: Mapped[datetime] = mapped_column(DateTime, default=_now)
+
+
+class DiscussionEvent(Base):
+    """A comment, status change, commit or title change; `data` holds its fields (and comment edits)."""
+
+    __tablename__ = "discussion_events"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    discussion_id: Mapped[int] = mapped_column(ForeignKey("discussions.id", ondelete="CASCADE"), index=True)
+    type: Mapped[str] = mapped_column(String(16))  # "comment" | "status-change" | "commit" | "title-change"
+    author_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=_now)
+    data: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+
+class Like(Base):
+    """A user's like of a repo (`Repo.likes` counts them, updated in the same transaction)."""
+
+    __tablename__ = "likes"
+    repo_id: Mapped[int] = mapped_column(ForeignKey("repos.id", ondelete="CASCADE"), primary_key=True)
+    user_id: Mapped[int] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), primary_key=True, index=True
+    )
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=_now)
+
+
+# -- Xet storage: xorbs, chunk index, files, upload shards (docs/decisions/0008-xet-storage.md) --------------
+class XetXorb(Base):
+    """A verified xorb. Its bytes, as uploaded, are an ordinary blob (`blob_sha256`) in the blob store."""
+
+    __tablename__ = "xet_xorbs"
+    hash: Mapped[str] = mapped_column(String(64), primary_key=True)  # Xet hex form
+    blob_sha256: Mapped[str] = mapped_column(String(64), index=True)
+    size: Mapped[int] = mapped_column(BigInteger)  # serialized bytes (the blob's size)
+    chunk_count: Mapped[int] = mapped_column(Integer)
+    unpacked_size: Mapped[int] = mapped_column(BigInteger)
+    # Per chunk, 40 bytes: raw chunk hash, u32 LE uncompressed size, u32 LE serialized end offset.
+    layout: Mapped[bytes] = mapped_column(LargeBinary)
+    # The repo whose write token uploaded it first (storage accounting); None for content of deleted repos.
+    repo_id: Mapped[int | None] = mapped_column(
+        ForeignKey("repos.id", ondelete="SET NULL"), nullable=True, index=True
+    )
+    uploads: Mapped[int] = mapped_column(Integer, default=1)  # >1: the same xorb was sent again
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=_now, index=True)
+
+
+class XetChunk(Base):
+    """Chunk hash -> the first stored xorb holding it (answers global dedup queries)."""
+
+    __tablename__ = "xet_chunks"
+    hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    xorb_hash: Mapped[str] = mapped_column(String(64))
+    chunk_index: Mapped[int] = mapped_column(Integer)
+
+
+class XetFile(Base):
+    """Content (by the sha256 a commit's lfsFile names) that can be reconstructed from stored xorbs."""
+
+    __tablename__ = "xet_files"
+    sha256: Mapped[str] = mapped_column(String(64), primary_key=True)
+    file_hash: Mapped[str] = mapped_column(String(64), unique=True)  # Xet file id (X-Xet-Hash)
+    size: Mapped[int] = mapped_column(BigInteger)
+    git_sha1: Mapped[str] = mapped_column(String(40))
+    segments: Mapped[list[Any]] = mapped_column(JSON)  # [[xorb hex, chunk start, chunk end, bytes], ...]
+    repo_id: Mapped[int | None] = mapped_column(ForeignKey("repos.id", ondelete="SET NULL"), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=_now)
+
+
+class XetShard(Base):
+    """An accepted shard upload (or a background conversion); its xorbs are answered together on dedup."""
+
+    __tablename__ = "xet_shards"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    repo_id: Mapped[int | None] = mapped_column(ForeignKey("repos.id", ondelete="SET NULL"), nullable=True)
+    files: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=_now)
+
+
+class XetShardXorb(Base):
+    __tablename__ = "xet_shard_xorbs"
+    shard_id: Mapped[int] = mapped_column(ForeignKey("xet_shards.id", ondelete="CASCADE"), primary_key=True)
+    xorb_hash: Mapped[str] = mapped_column(String(64), primary_key=True, index=True)

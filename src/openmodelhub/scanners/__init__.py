@@ -7,6 +7,7 @@ Formats are detected by content, never by file name alone; nothing is ever unpic
 from __future__ import annotations
 
 import os
+from typing import IO
 
 from openmodelhub.scanners._engine import scan_source
 from openmodelhub.scanners._source import BytesSource, FileSource
@@ -30,6 +31,7 @@ __all__ = [
     "Verdict",
     "scan_bytes",
     "scan_file",
+    "scan_fileobj",
 ]
 
 
@@ -42,6 +44,12 @@ def scan_file(
     with open(path, "rb") as f:
         size = os.fstat(f.fileno()).st_size
         return scan_source(FileSource(f, size), hint, limits)
+
+
+def scan_fileobj(f: IO[bytes], name: str, *, limits: Limits = DEFAULT_LIMITS) -> ScanResult:
+    """Scan a seekable binary file object (a blob in a remote store, read with ranged reads): like
+    `scan_file`, only what each format needs is read."""
+    return scan_source(FileSource(f), name, limits)
 
 
 def scan_bytes(data: bytes, name: str | None = None, limits: Limits = DEFAULT_LIMITS) -> ScanResult:

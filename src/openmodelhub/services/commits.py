@@ -1,28 +1,35 @@
 """Making commits: parse the NDJSON body, store verified bytes, build the tree, move the branch atomically."""
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, BinaryIO
 
-from sqlalchemy import update
+from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
 
-from openmodelhub.db.models import Blob, Ref, Repo, RepoCommit
+from openmodelhub.db.models import Ref, Repo, RepoCommit
+from openmodelhub.jobs.base import JobQueue
 from openmodelhub.protocol.digests import HEX64, git_blob_sha1, lfs_pointer
 from openmodelhub.protocol.names import DEFAULT_BRANCH, NameError_, normalize_folder_path, validate_file_path
 from openmodelhub.protocol.timefmt import utcnow
+from openmodelhub.services import background
 from openmodelhub.services.auth import Principal
 from openmodelhub.services.cards import card_facts
+from openmodelhub.services.content import ContentService
+from openmodelhub.services.discussions import DiscussionService, pr_number
 from openmodelhub.services.errors import (
     BadRequest,
     DuplicatePath,
     InvalidPath,
     LfsObjectNotFound,
+    NotABranch,
     NotSupported,
     ParentCommitMismatch,
+    RevisionNotFound,
     SizeMismatch,
 )
-from openmodelhub.services.fingerprints import FingerprintService
 from openmodelhub.services.gitstore import GitStore
 from openmodelhub.services.hub import Hub
 from openmodelhub.services.lineage import relation_tags
@@ -70,6 +77,17 @@ class CommitRequest:
 class CommitResult:
     oid: str
     branch: str
+    pr_num: int | None = None  # the pull request the commit opened (`create_pr`)
+
+
+@dataclass
+class _Landing:
+    """A commit that goes into a pull request: `land` runs in the commit's transaction (after `refs/pr/N`
+    moved, or instead of moving any ref when the commit `opens` a new pull request) and returns its number."""
+
+    opens: bool
+    land: Callable[[Session, str], int]
+    num: int | None = None
 
 
 def _check_path(path: Any) -> str:
@@ -88,13 +106,15 @@ class CommitService:
         git: GitStore,
         repos: RepoService,
         scans: ScanService,
-        fingerprints: FingerprintService | None = None,
+        jobs: JobQueue | None = None,
+        discussions: DiscussionService | None = None,
     ) -> None:
         self.hub = hub
         self.git = git
         self.repos = repos
         self.scans = scans
-        self.fingerprints = fingerprints
+        self.jobs = jobs
+        self.discussions = discussions
 
     # -- reading the wire format ---------------------------------------------------------------------------
     def read_ndjson(self, body: BinaryIO) -> CommitRequest:
@@ -174,13 +194,15 @@ class CommitService:
             raise BadRequest(f"{path}: 'lfsFile' needs a sha256 'oid'")
         if size is not None and (not isinstance(size, int) or isinstance(size, bool) or size < 0):
             raise BadRequest(f"{path}: 'size' must be a non-negative integer")
-        with self.hub.read() as s:
-            row = s.get(Blob, oid.lower())
-        if row is None or not self.hub.blobs.exists(row.sha256):
-            raise LfsObjectNotFound(f"{path}: LFS object {oid} has not been uploaded")
-        if size is not None and size != row.size:
-            raise SizeMismatch(f"{path}: LFS object {oid} has {row.size} bytes, the commit says {size}")
-        return AddFile(path=path, blob=BlobInfo(row.sha256, row.size, row.git_sha1), sent_as_lfs=True)
+        # Content uploaded through LFS (a blob) or Xet (xorbs whose reconstruction was verified).
+        content = ContentService.of(self.hub)
+        info = content.info(oid.lower())
+        # touch, not exists: content stored long ago must not be garbage-collected while this commit is made
+        if info is None or not content.touch(info.sha256):
+            raise LfsObjectNotFound(f"{path}: LFS object {oid} has not been uploaded (through LFS or Xet)")
+        if size is not None and size != info.size:
+            raise SizeMismatch(f"{path}: LFS object {oid} has {info.size} bytes, the commit says {size}")
+        return AddFile(path=path, blob=info, sent_as_lfs=True)
 
     @staticmethod
     def _deletion(value: dict[str, Any], *, folder: bool) -> DeletePath:
@@ -205,10 +227,39 @@ class CommitService:
         skip_if_unchanged: bool = False,
     ) -> CommitResult:
         """Apply `request` on top of `branch` and move it, atomically. With `skip_if_unchanged`, a commit that
-        would not change the tree is not made and the current head is returned."""
+        would not change the tree is not made and the current head is returned.
+
+        With `create_pr`, the commit is made on top of `branch` (or of `parent_commit`) and opens a pull
+        request into it instead (`refs/pr/N` points at the commit); a commit to `refs/pr/N` goes into that
+        pull request. Either way the pull request and its ref or event are stored in the commit's
+        transaction."""
         assert principal is not None
-        if create_pr:
-            raise NotSupported("Pull requests are not supported by this hub yet")
+        num = None if create_pr else pr_number(branch)
+        landing: _Landing | None = None
+        if create_pr or num is not None:
+            discussions = self.discussions
+            if discussions is None:
+                raise NotSupported("Pull requests are not available on this hub")
+            discussions.require_push(principal, repo, branch, create_pr)
+            skip_if_unchanged = False
+            if create_pr:
+                target = HEADS + branch.removeprefix(HEADS)
+
+                def open_pr(s: Session, oid: str) -> int:
+                    return discussions.open_pr_in(
+                        s, repo, principal, request.summary, request.description, oid, target
+                    )
+
+                landing = _Landing(opens=True, land=open_pr)
+            else:
+                pr = num
+
+                def into_pr(s: Session, oid: str) -> int:
+                    assert pr is not None
+                    discussions.record_commit_in(s, repo, pr, principal, oid, request.summary)
+                    return pr
+
+                landing = _Landing(opens=False, land=into_pr)
         seen: set[tuple[str, bool]] = set()
         for op in request.operations:
             key = (op.path, isinstance(op, DeletePath) and op.folder)
@@ -216,8 +267,11 @@ class CommitService:
                 raise DuplicatePath(f"{op.path!r} appears more than once in this commit")
             seen.add(key)
         ref_name = branch if branch.startswith("refs/") else HEADS + branch
-        head = self.repos.branch_head(repo, branch)
-        if request.parent_commit and not head.startswith(request.parent_commit):
+        if create_pr:
+            head = self._pr_base(repo, branch, request.parent_commit)
+        else:
+            head = self.repos.branch_head(repo, branch)
+        if not create_pr and request.parent_commit and not head.startswith(request.parent_commit):
             raise ParentCommitMismatch(
                 f"The branch {branch!r} is at {head}, not at the parent commit {request.parent_commit}: "
                 "someone else committed in between; fetch and retry"
@@ -228,12 +282,17 @@ class CommitService:
                 self.scans.ensure_scanned(op.blob.sha256, op.path)
         message = commit_message(request.summary, request.description)
         for _attempt in range(CAS_ATTEMPTS):
-            new_oid = self._try_commit(principal, repo, ref_name, head, message, request, skip_if_unchanged)
+            new_oid = self._try_commit(
+                principal, repo, ref_name, head, message, request, skip_if_unchanged, landing
+            )
             if new_oid is not None:
-                if new_oid != head and self.fingerprints is not None:
-                    # After the ref moved; failure-tolerant (never fails the commit), else computed on read.
-                    self.fingerprints.record_quietly(repo, new_oid)
-                return CommitResult(oid=new_oid, branch=branch)
+                if new_oid != head:
+                    # After the ref moved: fingerprint, openness... as background jobs; never fails the commit
+                    # (what is not done by a job is done by `reconcile` or computed on first read).
+                    background.after_commit(self.jobs, repo, new_oid)
+                return CommitResult(oid=new_oid, branch=branch, pr_num=landing.num if landing else None)
+            if create_pr:
+                continue  # another pull request took the number: the base is unchanged, try the next one
             head = self.repos.branch_head(repo, branch)
             if request.parent_commit:
                 raise ParentCommitMismatch(
@@ -250,6 +309,7 @@ class CommitService:
         message: str,
         request: CommitRequest,
         skip_if_unchanged: bool = False,
+        landing: _Landing | None = None,
     ) -> str | None:
         """Build on `head` and move the ref if it is still there. None when someone else moved it first."""
         base_tree = self.git.commit_tree(head)
@@ -280,7 +340,7 @@ class CommitService:
         )
         new_oid = commit.id.decode()
         facts = None
-        if ref_name == HEADS + DEFAULT_BRANCH:
+        if ref_name == HEADS + DEFAULT_BRANCH and landing is None:
             pending = {oid: blob.sha256 for blob, oid, _ in blob_rows}
             facts = self._card_facts(tree_oid, repo, pending)
         try:
@@ -288,15 +348,21 @@ class CommitService:
                 for blob, oid, as_lfs in blob_rows:
                     ensure_blob_rows(s, blob.sha256, blob.size, blob.git_sha1, [(oid, as_lfs)])
                 self.git.add_objects(s, [*trees, commit])
-                moved = s.execute(
-                    update(Ref)
-                    .where(Ref.repo_id == repo.id, Ref.name == ref_name, Ref.target == head)
-                    .values(target=new_oid, updated_at=now.replace(tzinfo=None))
-                ).rowcount  # type: ignore[attr-defined]
-                if moved != 1:
-                    s.rollback()
-                    return None
+                if landing is None or not landing.opens:
+                    moved = s.execute(
+                        update(Ref)
+                        .where(Ref.repo_id == repo.id, Ref.name == ref_name, Ref.target == head)
+                        .values(target=new_oid, updated_at=now.replace(tzinfo=None))
+                    ).rowcount  # type: ignore[attr-defined]
+                    if moved != 1:
+                        s.rollback()
+                        return None
                 s.add(RepoCommit(repo_id=repo.id, commit_oid=new_oid))
+                if landing is not None:
+                    # A pull request is not the repo's content: its repo row (last modified, card) stays.
+                    s.flush()
+                    landing.num = landing.land(s, new_oid)
+                    return new_oid
                 values: dict[str, Any] = {"last_modified": now.replace(tzinfo=None)}
                 if facts is not None:
                     values.update(
@@ -310,6 +376,31 @@ class CommitService:
             return None  # a concurrent writer inserted the same rows first; rebuild and retry
         return new_oid
 
+    def _pr_base(self, repo: Repo, branch: str, parent: str | None) -> str:
+        """The commit a new pull request starts from: `parent` (a commit id or a prefix of one), else the
+        head of `branch`."""
+        if branch.startswith("refs/") and not branch.startswith(HEADS):
+            raise NotABranch(f"A pull request can only target a branch, not {branch!r}")
+        head = self.repos.branch_head(repo, branch)
+        if parent is None or head.startswith(parent):
+            return head
+        with self.hub.read() as s:
+            found = s.scalars(
+                select(RepoCommit.commit_oid)
+                .where(RepoCommit.repo_id == repo.id)
+                .where(RepoCommit.commit_oid.startswith(parent, autoescape=True))
+                .limit(2)
+            ).all()
+        if len(found) != 1:
+            raise RevisionNotFound(
+                f"The parent commit {parent} is {'ambiguous' if found else 'not a commit of this repo'}"
+            )
+        return found[0]
+
+    def card_facts(self, repo: Repo, tree_oid: str) -> Any:
+        """Card metadata, tags and lineage of a default-branch tree made elsewhere (a pull request merge)."""
+        return self._card_facts(tree_oid, repo, {})
+
     def _gitattributes(self, builder: TreeBuilder, request: CommitRequest) -> str | None:
         for op in reversed(request.operations):
             if op.path == ".gitattributes" or (isinstance(op, DeletePath) and op.folder and op.path == ""):
@@ -317,7 +408,8 @@ class CommitService:
                     return None
                 if op.blob.size > MAX_CARD_BYTES:
                     return None
-                return self.hub.blobs.read_all(op.blob.sha256, MAX_CARD_BYTES).decode("utf-8", "replace")
+                data = ContentService.of(self.hub).read_all(op.blob.sha256, MAX_CARD_BYTES)
+                return data.decode("utf-8", "replace")
         return self._read_small(builder.get(".gitattributes"))
 
     def _read_small(self, found: tuple[int, str] | None, pending: dict[str, str] | None = None) -> str | None:
@@ -331,7 +423,7 @@ class CommitService:
                 return None
             sha256 = meta.sha256
         try:
-            return self.hub.blobs.read_all(sha256, MAX_CARD_BYTES).decode("utf-8", "replace")
+            return ContentService.of(self.hub).read_all(sha256, MAX_CARD_BYTES).decode("utf-8", "replace")
         except ValueError:
             return None
 

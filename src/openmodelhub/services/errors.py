@@ -51,6 +51,10 @@ class NotABranch(BadRequest):
     pass
 
 
+class XetDataInvalid(BadRequest):
+    """A xorb, shard or Xet file that fails verification (hash, size, format, sha256); nothing was stored."""
+
+
 class PayloadTooLarge(BadRequest):
     pass
 
@@ -86,6 +90,14 @@ class RefExists(Conflict):
     pass
 
 
+class MergeConflict(Conflict):
+    """A pull request whose changes collide with its target branch's: paths changed differently on both."""
+
+    def __init__(self, message: str, *, paths: list[str]) -> None:
+        super().__init__(message)
+        self.paths = paths
+
+
 class RepoExists(Conflict):
     def __init__(self, message: str, *, repo_type: str, repo_id: str) -> None:
         super().__init__(message)
@@ -105,12 +117,37 @@ class InvalidCredentials(HubError):
     pass
 
 
+class XetTokenInvalid(HubError):
+    """A Xet access token that is missing, forged, malformed or expired (401: the client refreshes it)."""
+
+
 class Forbidden(HubError):
     pass
 
 
+class GatedRepo(HubError):
+    """The files of a gated repo, asked for by someone without an accepted access request.
+
+    Answered 401 to anonymous callers and 403 otherwise; `ask` adds where to request access."""
+
+    def __init__(self, message: str, *, authenticated: bool, repo_type: str, repo_id: str, ask: bool) -> None:
+        super().__init__(message)
+        self.authenticated = authenticated
+        self.repo_type = repo_type
+        self.repo_id = repo_id
+        self.ask = ask
+
+
 class FileQuarantined(Forbidden):
     """The scanners found this content unsafe; it is not served until an admin releases it."""
+
+
+class TooManyRequests(HubError):
+    """Too many attempts (failed sign-ins); `retry_after` seconds until the next one is accepted."""
+
+    def __init__(self, message: str, *, retry_after: int) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
 
 
 class RangeNotSatisfiable(HubError):
@@ -122,3 +159,10 @@ class RangeNotSatisfiable(HubError):
 
 class NotSupported(HubError):
     pass
+
+
+class StorageUnavailable(HubError):
+    """The object store that holds file bytes could not be reached (or refused the hub's request)."""
+
+    def __init__(self, detail: str) -> None:
+        super().__init__(f"The hub's object storage is not reachable: {detail}")

@@ -12,6 +12,7 @@ from dulwich.repo import Repo as GitRepo
 
 from openmodelhub.db.models import Repo
 from openmodelhub.protocol.digests import lfs_pointer
+from openmodelhub.services.content import ContentService
 from openmodelhub.services.gitstore import MODE_DIR, GitStore
 from openmodelhub.services.hub import Hub
 from openmodelhub.services.repos import RepoService
@@ -41,7 +42,7 @@ def export_bare(hub: Hub, git: GitStore, repos: RepoService, repo: Repo, dest: P
             if meta.is_lfs:
                 data = lfs_pointer(meta.sha256, meta.size)
             else:
-                with hub.blobs.open(meta.sha256) as f:
+                with ContentService.of(hub).open(meta.sha256) as f:
                     data = f.read()
             blob = GitBlobObject.from_string(data)
             assert blob.id.decode() == oid_, f"blob {oid_} does not hash to its id"

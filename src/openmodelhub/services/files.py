@@ -7,6 +7,7 @@ from typing import Any
 
 from openmodelhub.db.models import Repo
 from openmodelhub.protocol.names import NameError_, normalize_folder_path, validate_file_path
+from openmodelhub.services.content import ContentService
 from openmodelhub.services.errors import EntryNotFound, InvalidPath
 from openmodelhub.services.gitstore import BlobMeta, Entry, GitStore, ObjectMissing
 from openmodelhub.services.hub import Hub
@@ -152,7 +153,7 @@ class FileService:
         if meta is None or meta.size > limit:
             return None
         try:
-            return self.hub.blobs.read_all(meta.sha256, limit).decode("utf-8", "replace")
+            return ContentService.of(self.hub).read_all(meta.sha256, limit).decode("utf-8", "replace")
         except (ValueError, OSError):
             return None
 

@@ -23,10 +23,12 @@ from dataclasses import dataclass
 from typing import Any, BinaryIO
 
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 
 from openmodelhub.db.models import Ref, Repo, WeightFingerprint
 from openmodelhub.protocol.names import DEFAULT_BRANCH
 from openmodelhub.protocol.timefmt import utcnow
+from openmodelhub.services.content import ContentService
 from openmodelhub.services.gitstore import GitStore
 from openmodelhub.services.hub import Hub
 
@@ -37,6 +39,7 @@ MIN_TENSORS = 4  # varying shared tensors needed before a similarity is computed
 STRONG_MATCH = 0.8  # mean correlation from which a match is reported
 MAX_HEADER = 100 * 1024 * 1024
 MAX_TENSORS = 20_000
+READ_THROUGH = 1 << 20  # bytes read and dropped rather than seeked over, on remote stores
 DTYPES = {"F32": (4, "<f"), "F16": (2, "<e"), "BF16": (2, "<H")}
 # Wrapper prefixes that task heads add to the same backbone (`bert.encoder...` is `encoder...`).
 PREFIXES = (
@@ -75,8 +78,20 @@ def _decode(raw: bytes, dtype: str) -> float:
     return float(value)
 
 
-def fingerprint_safetensors(f: BinaryIO) -> dict[str, dict[str, Any]]:
-    """`{canonical tensor name: {"shape": [...], "dtype": "F32", "values": [...]}}` for float tensors."""
+def _skip(f: BinaryIO, n: int) -> None:
+    while n > 0:
+        got = len(f.read(min(n, 1 << 20)))
+        if not got:
+            return
+        n -= got
+
+
+def fingerprint_safetensors(f: BinaryIO, read_through: int = 0) -> dict[str, dict[str, Any]]:
+    """`{canonical tensor name: {"shape": [...], "dtype": "F32", "values": [...]}}` for float tensors.
+
+    Samples are read in file order; a gap of up to `read_through` bytes to the next sample is read and
+    dropped rather than seeked over, so a remote store (S3) serves many samples from one ranged GET instead of
+    one GET per sample."""
     head = f.read(8)
     if len(head) != 8:
         raise ValueError("not a safetensors file")
@@ -88,21 +103,31 @@ def fingerprint_safetensors(f: BinaryIO) -> dict[str, dict[str, Any]]:
         raise ValueError("safetensors header is not an object")
     base = 8 + n
     out: dict[str, dict[str, Any]] = {}
+    # (offset, tensor name, dtype, values to fill, index), read in offset order below
+    plan: list[tuple[int, str, str, list[float], int]] = []
     for name, info in list(header.items())[:MAX_TENSORS]:
         if name == "__metadata__" or not isinstance(info, dict) or info.get("dtype") not in DTYPES:
             continue
         shape = [int(d) for d in info.get("shape") or []]
         start = int((info.get("data_offsets") or [0])[0])
         size = DTYPES[info["dtype"]][0]
-        values: list[float] = []
-        for pos in sample_positions(name, shape):
-            f.seek(base + start + pos * size)
-            raw = f.read(size)
-            if len(raw) != size:
-                raise ValueError(f"tensor {name} is truncated")
-            v = _decode(raw, info["dtype"])
-            values.append(round(v, 7) if math.isfinite(v) else 0.0)
+        positions = sample_positions(name, shape)
+        values = [0.0] * len(positions)
+        plan += [(base + start + p * size, name, info["dtype"], values, i) for i, p in enumerate(positions)]
         out[canonical_name(name)] = {"shape": shape, "dtype": info["dtype"], "values": values}
+    at = base
+    for offset, name, dtype, values, i in sorted(plan, key=lambda e: e[0]):
+        if at <= offset <= at + read_through:
+            _skip(f, offset - at)
+        else:
+            f.seek(offset)
+        size = DTYPES[dtype][0]
+        raw = f.read(size)
+        if len(raw) != size:
+            raise ValueError(f"tensor {name} is truncated")
+        at = offset + size
+        v = _decode(raw, dtype)
+        values[i] = round(v, 7) if math.isfinite(v) else 0.0
     return out
 
 
@@ -180,8 +205,10 @@ class FingerprintService:
             if meta is None:
                 continue
             try:
-                with self.hub.blobs.open(meta.sha256) as f:
-                    found = fingerprint_safetensors(f)
+                # A local file is seeked sample by sample; a remote one read through gaps up to 1 MiB.
+                gap = 0 if self.hub.blobs.local_path(meta.sha256) is not None else READ_THROUGH
+                with ContentService.of(self.hub).open(meta.sha256) as f:
+                    found = fingerprint_safetensors(f, read_through=gap)
             except (ValueError, OSError, KeyError, TypeError, struct.error) as exc:
                 files.append({"path": e.path, "sha256": meta.sha256, "error": str(exc)[:200]})
                 continue
@@ -204,14 +231,21 @@ class FingerprintService:
             "tensors": tensors,
             "computed_at": utcnow().replace(tzinfo=None),
         }
-        with self.hub.write.begin() as s:
-            row = s.get(WeightFingerprint, (repo.id, commit))
+        try:
+            with self.hub.write.begin() as s:
+                row = s.get(WeightFingerprint, (repo.id, commit))
+                if row is None:
+                    row = WeightFingerprint(repo_id=repo.id, commit_oid=commit, **values)
+                    s.add(row)
+                elif row.version != FINGERPRINT_VERSION:
+                    for k, v in values.items():
+                        setattr(row, k, v)
+                # else: stored meanwhile by a concurrent run (same commit, same values); kept as it is
+        except IntegrityError:  # a concurrent run inserted it first
+            with self.hub.read() as s:
+                row = s.get(WeightFingerprint, (repo.id, commit))
             if row is None:
-                row = WeightFingerprint(repo_id=repo.id, commit_oid=commit, **values)
-                s.add(row)
-            else:
-                for k, v in values.items():
-                    setattr(row, k, v)
+                raise
         return row
 
     def record_quietly(self, repo: Repo, commit: str) -> None:

@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from openmodelhub.db import engine as dbengine
 from openmodelhub.settings import Settings
-from openmodelhub.storage import BlobStore, LocalBlobStore
+from openmodelhub.storage import BlobStore, make_blob_store
 
 
 def _load_secret(path: Path) -> bytes:
@@ -56,7 +56,7 @@ class Hub:
             engine.dispose()
             raise
         read, write = dbengine.session_factories(engine)
-        blobs = LocalBlobStore(settings.blob_dir)
+        blobs = make_blob_store(settings)
         return cls(
             settings=settings,
             engine=engine,

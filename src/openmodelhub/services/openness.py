@@ -699,9 +699,10 @@ class OpennessService:
                 row = s.get(OpennessAssessment, (repo.id, commit))
                 if row is None:
                     s.add(OpennessAssessment(repo_id=repo.id, commit_oid=commit, **values))
-                else:
+                elif row.version != self.version:
                     for k, v in values.items():
                         setattr(row, k, v)
+                # else: stored meanwhile by a concurrent run; kept as it is (a re-run changes nothing)
         except Exception:
             return
 

@@ -6,11 +6,12 @@ from datetime import datetime
 from importlib import resources
 from typing import Any
 
-from sqlalchemy import delete, func, or_, select, update
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from openmodelhub.db.models import Blob, GitBlob, Ref, Repo, RepoCommit
+from openmodelhub.db.upsert import insert_missing
 from openmodelhub.protocol.digests import HEX40
 from openmodelhub.protocol.names import (
     DEFAULT_BRANCH,
@@ -21,7 +22,7 @@ from openmodelhub.protocol.names import (
     validate_ref_name,
 )
 from openmodelhub.protocol.timefmt import utcnow
-from openmodelhub.services.auth import AuthService, Principal
+from openmodelhub.services.auth import Access, AuthService, Principal
 from openmodelhub.services.errors import (
     BadRequest,
     Forbidden,
@@ -109,7 +110,13 @@ class RepoService:
 
     def get_writable(self, principal: Principal | None, repo_type: RepoType, repo_id: str) -> Repo:
         repo = self.get_readable(principal, repo_type, repo_id)
-        self.auth.require_write(principal, repo.namespace)
+        self.auth.require_write(principal, repo)
+        return repo
+
+    def get_admin(self, principal: Principal | None, repo_type: RepoType, repo_id: str) -> Repo:
+        """A repo the caller may reconfigure, move or delete (ADMIN: owner, org admin, hub admin)."""
+        repo = self.get_readable(principal, repo_type, repo_id)
+        self.auth.require_repo(principal, repo, Access.ADMIN)
         return repo
 
     # -- create / delete / move / settings ----------------------------------------------------------------
@@ -184,14 +191,14 @@ class RepoService:
         return repo
 
     def delete(self, principal: Principal | None, repo_type: RepoType, repo_id: str) -> None:
-        repo = self.get_writable(principal, repo_type, repo_id)
+        repo = self.get_admin(principal, repo_type, repo_id)
         with self.hub.write.begin() as s:
             s.execute(delete(Ref).where(Ref.repo_id == repo.id))
             s.execute(delete(RepoCommit).where(RepoCommit.repo_id == repo.id))
             s.execute(delete(Repo).where(Repo.id == repo.id))
 
     def move(self, principal: Principal | None, repo_type: RepoType, from_id: str, to_id: str) -> Repo:
-        repo = self.get_writable(principal, repo_type, from_id)
+        repo = self.get_admin(principal, repo_type, from_id)
         target = parse_repo_id(to_id)
         self.auth.require_write(principal, target.namespace)
         if self.find(repo_type, to_id) is not None:
@@ -214,7 +221,7 @@ class RepoService:
         private: bool | None,
         gated: str | bool | None,
     ) -> None:
-        repo = self.get_writable(principal, repo_type, repo_id)
+        repo = self.get_admin(principal, repo_type, repo_id)
         values: dict[str, Any] = {}
         if private is not None:
             values["private"] = private
@@ -269,7 +276,7 @@ class RepoService:
     def create_branch(
         self, principal: Principal | None, repo: Repo, branch: str, starting_point: str | None
     ) -> None:
-        self.auth.require_write(principal, repo.namespace)
+        self.auth.require_write(principal, repo)
         try:
             validate_ref_name(branch, "branch")
         except NameError_ as exc:
@@ -278,7 +285,7 @@ class RepoService:
         self._insert_ref(repo, HEADS + branch, target, None, f"Branch {branch!r} already exists")
 
     def delete_branch(self, principal: Principal | None, repo: Repo, branch: str) -> None:
-        self.auth.require_write(principal, repo.namespace)
+        self.auth.require_write(principal, repo)
         if branch == DEFAULT_BRANCH:
             raise Forbidden("The default branch 'main' cannot be deleted")
         self._delete_ref(repo, HEADS + branch, f"Branch {branch!r} does not exist")
@@ -286,7 +293,7 @@ class RepoService:
     def create_tag(
         self, principal: Principal | None, repo: Repo, tag: str, revision: str, message: str | None
     ) -> None:
-        self.auth.require_write(principal, repo.namespace)
+        self.auth.require_write(principal, repo)
         try:
             validate_ref_name(tag, "tag")
         except NameError_ as exc:
@@ -295,7 +302,7 @@ class RepoService:
         self._insert_ref(repo, TAGS + tag, target, message, f"Tag {tag!r} already exists")
 
     def delete_tag(self, principal: Principal | None, repo: Repo, tag: str) -> None:
-        self.auth.require_write(principal, repo.namespace)
+        self.auth.require_write(principal, repo)
         self._delete_ref(repo, TAGS + tag, f"Tag {tag!r} does not exist")
 
     def _insert_ref(self, repo: Repo, name: str, target: str, message: str | None, exists_msg: str) -> None:
@@ -318,11 +325,7 @@ class RepoService:
     ) -> list[Repo]:
         """A page of the repos `principal` may read; `keep` is an extra test (openness, licences) applied
         after the SQL and tag filters, outside the read session (it may compute and store assessments)."""
-        stmt = select(Repo).where(Repo.type == q.repo_type.value)
-        if principal is None:
-            stmt = stmt.where(Repo.private.is_(False))
-        elif not principal.is_admin:
-            stmt = stmt.where(or_(Repo.private.is_(False), Repo.namespace == principal.name))
+        stmt = select(Repo).where(Repo.type == q.repo_type.value, self.auth.readable_clause(principal))
         if q.author:
             stmt = stmt.where(Repo.namespace == q.author)
         for term in q.search:
@@ -371,13 +374,19 @@ class RepoService:
 def ensure_blob_rows(
     s: Session, sha256: str, size: int, git_sha1: str, git_blobs: list[tuple[str, bool]]
 ) -> None:
-    """Record verified content and the git blob ids that stand for it (idempotent)."""
+    """Record verified content and the git blob ids that stand for it (idempotent, also against concurrent
+    transactions recording the same content)."""
     if s.get(Blob, sha256) is None:
-        s.add(Blob(sha256=sha256, size=size, git_sha1=git_sha1))
-        s.flush()
-    for oid, is_lfs in git_blobs:
-        if s.get(GitBlob, oid) is None:
-            s.add(GitBlob(oid=oid, sha256=sha256, size=size, is_lfs=is_lfs))
+        insert_missing(s, Blob, [{"sha256": sha256, "size": size, "git_sha1": git_sha1}])
+    insert_missing(
+        s,
+        GitBlob,
+        [
+            {"oid": oid, "sha256": sha256, "size": size, "is_lfs": is_lfs}
+            for oid, is_lfs in git_blobs
+            if s.get(GitBlob, oid) is None
+        ],
+    )
 
 
 def to_naive(dt: datetime) -> datetime:

@@ -1,5 +1,6 @@
 """Upload negotiation: preupload answers, the Git LFS batch API, signed transfer URLs, multipart assembly."""
 
+import base64
 import hashlib
 import hmac
 import math
@@ -17,6 +18,7 @@ from sqlalchemy import select
 from openmodelhub.db.models import Blob, LfsMultipartUpload, Repo
 from openmodelhub.protocol.digests import HEX64
 from openmodelhub.protocol.names import NameError_, validate_file_path
+from openmodelhub.services.content import ContentService
 from openmodelhub.services.errors import (
     BadRequest,
     ChecksumMismatch,
@@ -31,7 +33,7 @@ from openmodelhub.services.gitstore import GitStore
 from openmodelhub.services.hub import Hub
 from openmodelhub.services.repos import RepoService, ensure_blob_rows
 from openmodelhub.services.scans import ScanService
-from openmodelhub.storage import BlobInfo, ChecksumError
+from openmodelhub.storage import BlobInfo, ChecksumError, DirectUploads
 from openmodelhub.storage.base import BlobWriter
 
 MAX_PREUPLOAD_FILES = 1000
@@ -42,6 +44,7 @@ MAX_BATCH_OBJECTS = 1000
 class PreuploadFile:
     path: str
     size: int
+    binary: bool = False  # the client's sample of the first bytes has a NUL byte
 
 
 class UploadService:
@@ -51,6 +54,7 @@ class UploadService:
         self.repos = repos
         self.scans = scans
         self.multipart_dir = hub.settings.tmp_dir / "multipart"
+        self.content = ContentService.of(hub)
         self.multipart_dir.mkdir(parents=True, exist_ok=True)
 
     # -- preupload -----------------------------------------------------------------------------------------
@@ -70,7 +74,7 @@ class UploadService:
                 raise InvalidPath(str(exc)) from exc
             if not isinstance(size, int) or size < 0:
                 raise BadRequest(f"{path}: 'size' must be a non-negative integer")
-            parsed.append(PreuploadFile(path, size))
+            parsed.append(PreuploadFile(path, size, _looks_binary(item.get("sample"))))
         commit = self.repos.resolve(repo, revision)
         tree = self.git.commit_tree(commit)
         if git_ignore is not None and not isinstance(git_ignore, str):
@@ -80,15 +84,18 @@ class UploadService:
             if entry is not None and not entry.is_dir:
                 meta = self.git.blob_metas([entry.oid]).get(entry.oid)
                 if meta is not None and meta.size <= 1 << 20:
-                    git_ignore = self.hub.blobs.read_all(meta.sha256, 1 << 20).decode("utf-8", "replace")
+                    git_ignore = self.content.read_all(meta.sha256, 1 << 20).decode("utf-8", "replace")
         ignore = pathspec.PathSpec.from_lines("gitignore", (git_ignore or "").splitlines())
-        threshold = self.hub.settings.preupload_lfs_threshold
+        # "lfs" sends stock clients with hf_xet through Xet, others through the LFS batch API (ADR 0008).
+        threshold = self.hub.settings.effective_preupload_lfs_threshold
+        binary_as_lfs = self.hub.settings.effective_preupload_binary_as_lfs
         entries = {f.path: self.git.lookup(tree, f.path) for f in parsed}
         metas = self.git.blob_metas([e.oid for e in entries.values() if e is not None and not e.is_dir])
         content_sha1 = self._content_sha1s([m.sha256 for m in metas.values()])
         out = []
         for f in parsed:
-            mode = "lfs" if threshold is not None and f.size >= threshold else "regular"
+            large = threshold is not None and f.size >= threshold
+            mode = "lfs" if large or (binary_as_lfs and f.binary and f.size > 0) else "regular"
             answer: dict[str, Any] = {
                 "path": f.path,
                 "uploadMode": mode,
@@ -170,7 +177,14 @@ class UploadService:
             else:
                 verify = {"href": f"{repo_url}.git/info/lfs/verify"}
                 threshold = self.hub.settings.lfs_multipart_threshold
-                if multipart_ok and size >= threshold:
+                direct = self._direct()
+                if direct is not None:
+                    upload = self._direct_upload(direct, base_url, oid, size, multipart_ok)
+                    if isinstance(upload, str):
+                        item["error"] = {"code": 422, "message": upload}
+                    else:
+                        item["actions"] = {"upload": upload, "verify": verify}
+                elif multipart_ok and size >= threshold:
                     item["actions"] = {"upload": self._multipart(base_url, oid, size), "verify": verify}
                 else:
                     subject = f"{oid}:{size}"
@@ -186,12 +200,9 @@ class UploadService:
             return exc.message
         return None
 
-    def _stored(self, sha256: str) -> Blob | None:
-        with self.hub.read() as s:
-            row = s.get(Blob, sha256)
-        if row is not None and not self.hub.blobs.exists(sha256):
-            return None
-        return row
+    def _stored(self, sha256: str) -> BlobInfo | None:
+        """Content whose bytes are stored: uploaded through LFS (a blob) or through Xet (xorbs)."""
+        return self.content.info(sha256)
 
     def _multipart(self, base_url: str, oid: str, size: int) -> dict[str, Any]:
         chunk = self.hub.settings.lfs_multipart_chunk_size
@@ -206,6 +217,70 @@ class UploadService:
             )
         href = f"{base_url}/lfs/multipart/{upload_id}/complete?{self.sign('complete', upload_id)}"
         return {"href": href, "header": header}
+
+    # -- direct uploads into the object store ---------------------------------------------------------------
+    def _direct(self) -> DirectUploads | None:
+        """The store, when clients upload straight into it: an S3 store that clients can reach, which is
+        what OMH_S3_DOWNLOAD=redirect says (with "proxy" the store may be private: bytes pass the hub)."""
+        blobs = self.hub.blobs
+        if isinstance(blobs, DirectUploads) and self.hub.settings.s3_download == "redirect":
+            return blobs
+        return None
+
+    def _direct_upload(
+        self, direct: DirectUploads, base_url: str, oid: str, size: int, multipart_ok: bool
+    ) -> dict[str, Any] | str:
+        """The batch `upload` action for one object: a presigned PUT, or presigned part URLs and our own
+        signed completion URL. A string: why this object cannot be uploaded."""
+        settings = self.hub.settings
+        ttl = settings.lfs_url_ttl_seconds
+        if multipart_ok and size >= min(settings.lfs_multipart_threshold, direct.max_put_size):
+            # The store's limits win over the settings: parts of at least 5 MiB, at most 10,000 of them.
+            chunk = max(
+                settings.lfs_multipart_chunk_size, direct.min_part_size, math.ceil(size / direct.max_parts)
+            )
+            upload_id = uuid.uuid4().hex
+            urls = direct.direct_multipart_start(oid, upload_id, max(1, math.ceil(size / chunk)), ttl)
+            with self.hub.write.begin() as s:
+                s.add(LfsMultipartUpload(id=upload_id, sha256=oid, size=size, chunk_size=chunk))
+            header = {"chunk_size": str(chunk), **{str(n): url for n, url in enumerate(urls, 1)}}
+            href = f"{base_url}/lfs/multipart/{upload_id}/complete?{self.sign('complete', upload_id)}"
+            return {"href": href, "header": header}
+        if size > direct.max_put_size:
+            return f"object {oid} is larger than {direct.max_put_size} bytes: upload it in parts (multipart)"
+        return {"href": direct.direct_put_url(oid, ttl)}
+
+    def _publish_direct(self, direct: DirectUploads, oid: str, size: int) -> BlobInfo | None:
+        """Check the bytes a client uploaded into the store for `oid` and publish them (None: nothing was
+        uploaded)."""
+        try:
+            info = direct.direct_publish(oid, size)
+        except ChecksumError as exc:
+            if exc.kind == "size":
+                raise SizeMismatch(f"LFS object {oid}: {exc}") from exc
+            raise ChecksumMismatch(f"LFS object {oid}: {exc}") from exc
+        if info is not None:
+            self._record(info)
+        return info
+
+    def _complete_direct(self, direct: DirectUploads, up: LfsMultipartUpload, parts: list[Any]) -> BlobInfo:
+        etags = [str(p.get("etag", "")) for p in sorted(parts, key=lambda p: int(p["partNumber"]))]
+        try:
+            direct.direct_multipart_complete(up.sha256, up.id, etags)
+        except FileNotFoundError as exc:
+            raise BadRequest(
+                "This multipart upload is unknown to the object store (finished or expired)"
+            ) from exc
+        except ChecksumError as exc:
+            raise BadRequest(f"The parts do not match what was uploaded: {exc}") from exc
+        info = self._publish_direct(direct, up.sha256, up.size)
+        if info is None:  # completed a moment ago, yet gone: another completion published and removed it
+            raise LfsObjectNotFound(f"LFS object {up.sha256} was not found after its upload was completed")
+        with self.hub.write.begin() as s:
+            row = s.get(LfsMultipartUpload, up.id)
+            if row is not None:
+                s.delete(row)
+        return info
 
     # -- transfers -----------------------------------------------------------------------------------------
     def object_writer(self, oid: str, size: int) -> BlobWriter:
@@ -258,6 +333,9 @@ class UploadService:
         )
         if numbers != list(range(1, count + 1)):
             raise BadRequest("parts must be numbered 1..N, each once")
+        direct = self._direct()
+        if direct is not None:
+            return self._complete_direct(direct, up, parts)
         etags = {p["partNumber"]: str(p.get("etag", "")).strip('"') for p in parts}
         writer = self.hub.blobs.writer(up.size)
         try:
@@ -290,10 +368,28 @@ class UploadService:
         if not isinstance(oid, str) or not HEX64.match(oid):
             raise BadRequest("'oid' must be a sha256 hex digest")
         stored = self._stored(oid)
+        direct = self._direct()
+        if stored is None and direct is not None:
+            # Uploaded straight into the object store: checked (size, then sha256) and published now.
+            if not isinstance(size, int) or isinstance(size, bool) or size < 0:
+                raise BadRequest("'size' must be a non-negative integer")
+            if self._publish_direct(direct, oid, size) is None:
+                raise LfsObjectNotFound(f"LFS object {oid} has not been uploaded")
+            return
         if stored is None:
             raise LfsObjectNotFound(f"LFS object {oid} has not been uploaded")
         if isinstance(size, int) and stored.size != size:
             raise SizeMismatch(f"LFS object {oid} has {stored.size} bytes, not {size}")
+
+
+def _looks_binary(sample: Any) -> bool:
+    """Whether preupload's `sample` (base64 of the first 512 bytes) has a NUL byte, as binary files do."""
+    if not isinstance(sample, str) or not sample:
+        return False
+    try:
+        return b"\0" in base64.b64decode(sample[:1024], validate=False)
+    except ValueError:
+        return False
 
 
 def _chunks(f: Any, size: int = 1 << 20) -> Iterable[bytes]:

@@ -55,18 +55,9 @@ def svc(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Services]:
     with ctx as url:
         options: dict[str, object] = {"data_dir": tmp_path / "hub", "database_url": url}
         if s3:
-            from tests.support.moto import REGION, new_bucket
-            from tests.support.stack import S3_KEY
+            from tests.support.moto import s3_settings
 
-            endpoint = request.getfixturevalue("moto_endpoint")
-            options.update(
-                blob_store="s3",
-                s3_endpoint_url=endpoint,
-                s3_bucket=new_bucket(endpoint),
-                s3_region=REGION,
-                s3_access_key_id=S3_KEY,
-                s3_secret_access_key=S3_KEY,
-            )
+            options.update(s3_settings(request.getfixturevalue("moto_endpoint")))
         services = Services.open(Settings(**options), migrate=True)  # type: ignore[arg-type]
         try:
             yield services

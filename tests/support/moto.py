@@ -110,3 +110,17 @@ def check_bucket(endpoint: str, bucket: str, prefix: str = "", *, staging_empty:
             h.update(chunk)
         assert h.hexdigest() == name, f"partial or corrupt object under its final name: {key}"
     return {k.rsplit("/", 1)[-1] for k in blobs}
+
+
+def s3_settings(endpoint: str) -> dict[str, str]:
+    """`Settings` fields for an S3 blob store in a new bucket on the moto server at `endpoint`."""
+    from tests.support.stack import S3_KEY
+
+    return {
+        "blob_store": "s3",
+        "s3_endpoint_url": endpoint,
+        "s3_bucket": new_bucket(endpoint),
+        "s3_region": REGION,
+        "s3_access_key_id": S3_KEY,
+        "s3_secret_access_key": S3_KEY,
+    }

@@ -5,7 +5,6 @@ on a temp file; PostgreSQL runs on the server at `OMH_TEST_POSTGRES_URL` (defaul
 `scripts/ensure-services.sh` brings up), in a database each test creates and drops.
 """
 
-import os
 import threading
 import uuid
 from collections.abc import Callable, Iterator
@@ -17,10 +16,10 @@ import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import Engine, inspect, select, text, update
-from sqlalchemy.engine import make_url
 
 from openmodelhub.db import engine as dbengine
 from openmodelhub.db.models import Base, Ref, Repo
+from tests.support import stack
 
 
 @dataclass(frozen=True)
@@ -34,23 +33,8 @@ def _sqlite(tmp_path: Path) -> Iterator[str]:
     yield f"sqlite:///{tmp_path / 'contract.sqlite3'}"
 
 
-@contextmanager
-def _postgres(tmp_path: Path) -> Iterator[str]:
-    admin_url = os.environ.get(
-        "OMH_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
-    )
-    from sqlalchemy import create_engine
-
-    admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
-    name = f"omh_test_{uuid.uuid4().hex[:12]}"
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield make_url(admin_url).set(database=name).render_as_string(hide_password=False)
-    finally:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
+def _postgres(tmp_path: Path) -> AbstractContextManager[str]:
+    return stack.postgres_database("omh_test")
 
 
 BACKENDS = [DatabaseBackend("sqlite", _sqlite), DatabaseBackend("postgresql", _postgres)]

@@ -11,7 +11,6 @@ before writing the fresh ones, and puts the cutoff between the two (`Ages`).
 
 import os
 import time
-import uuid
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
@@ -19,8 +18,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from sqlalchemy import create_engine, delete, select, text, update
-from sqlalchemy.engine import make_url
+from sqlalchemy import delete, select, update
 
 from openmodelhub.db.models import (
     Blob,
@@ -44,26 +42,14 @@ from openmodelhub.services.fsck import FsckReport, fsck
 from openmodelhub.services.repos import ensure_blob_rows
 from openmodelhub.settings import Settings
 from openmodelhub.storage import LocalBlobStore
+from tests.support import stack
 
 DAY = 86400
 
 
 # -- backends ------------------------------------------------------------------------------------------------
-@contextmanager
-def _postgres_database() -> Iterator[str]:
-    admin_url = os.environ.get(
-        "OMH_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
-    )
-    admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
-    name = f"omh_fsck_{uuid.uuid4().hex[:12]}"
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield make_url(admin_url).set(database=name).render_as_string(hide_password=False)
-    finally:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
+def _postgres_database() -> AbstractContextManager[str]:
+    return stack.postgres_database("omh_fsck")
 
 
 @contextmanager

@@ -15,6 +15,8 @@ import subprocess
 import sys
 import time
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
@@ -25,7 +27,11 @@ STACK = os.environ.get("OMH_TEST_STACK", "embedded")
 if STACK not in ("embedded", "scaleout"):
     raise RuntimeError(f"OMH_TEST_STACK must be 'embedded' or 'scaleout', not {STACK!r}")
 
-PG_ADMIN_URL = os.environ.get("OMH_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
+# The PostgreSQL server's admin database, where test databases are created and dropped (either variable).
+PG_ADMIN_URL = os.environ.get(
+    "OMH_TEST_POSTGRES_URL",
+    os.environ.get("OMH_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"),
+)
 AMQP_URL = os.environ.get("OMH_TEST_AMQP", "amqp://guest:guest@127.0.0.1:5672/")
 S3_KEY = "testing"  # moto accepts any credentials
 
@@ -94,26 +100,56 @@ def moto_server(log_dir: Path) -> MotoServer:
     return _moto
 
 
-def create_database(prefix: str = "omh_t") -> str:
-    """A new, empty PostgreSQL database (dropped when this process exits); returns its SQLAlchemy URL."""
+def _admin_execute(sql: str) -> None:
     import psycopg
+    from sqlalchemy.engine import make_url
+
+    conninfo = make_url(PG_ADMIN_URL).set(drivername="postgresql").render_as_string(hide_password=False)
+    with psycopg.connect(conninfo, autocommit=True) as conn:
+        conn.execute(sql)
+
+
+def create_database(prefix: str = "omh_t") -> str:
+    """A new, empty PostgreSQL database (dropped when this process exits, if `drop_database` did not drop it
+    sooner); returns its SQLAlchemy URL."""
+    from sqlalchemy.engine import make_url
 
     name = f"{prefix}_{uuid.uuid4().hex[:12]}"
-    with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
+    _admin_execute(f'CREATE DATABASE "{name}"')
     if not _created_databases:
         atexit.register(_drop_databases)
     _created_databases.append(name)
-    return f"postgresql+psycopg://postgres@127.0.0.1:5432/{name}"
+    url = make_url(PG_ADMIN_URL).set(drivername="postgresql+psycopg", database=name)
+    return url.render_as_string(hide_password=False)
+
+
+def drop_database(url: str) -> None:
+    """Drop a database `create_database` made, now (its connections are closed by force)."""
+    from sqlalchemy.engine import make_url
+
+    name = make_url(url).database
+    if name not in _created_databases:
+        raise ValueError(f"{name!r} is not a database this test process created")
+    _admin_execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    _created_databases.remove(name)
+
+
+@contextmanager
+def postgres_database(prefix: str = "omh_t") -> Iterator[str]:
+    """The SQLAlchemy URL of a new, empty PostgreSQL database that is dropped when the block ends."""
+    url = create_database(prefix)
+    try:
+        yield url
+    finally:
+        drop_database(url)
 
 
 def _drop_databases() -> None:
     import psycopg
 
     try:
-        with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
-            for name in _created_databases:
-                conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        for name in list(_created_databases):
+            _admin_execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
     except psycopg.Error as e:  # the run is over; say so rather than hide it
         print(f"could not drop test databases {_created_databases}: {e}", file=sys.stderr)
 

@@ -2,6 +2,7 @@
 
 import base64
 import json
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlencode
 
@@ -16,6 +17,7 @@ from openmodelhub.services.container import Services
 from openmodelhub.services.errors import BadRequest
 
 MAX_JSON_BODY = 16 * 1024 * 1024
+STREAM_HOP = 1 << 20  # `stream_into` hands the body to its writer in batches of about this many bytes
 
 
 class JSON(Response):
@@ -75,6 +77,32 @@ async def read_json(request: Request, *, required: bool = True) -> dict[str, Any
     if not isinstance(data, dict):
         raise BadRequest("the JSON body must be an object")
     return data
+
+
+async def stream_into(request: Request, write: Callable[[bytes], object]) -> None:
+    """Feed the request body to a blocking `write` off the event loop, about 1 MiB of chunks per thread hop.
+
+    The chunks the server delivered are handed over as they are (no joining into a new buffer), so at most
+    about 1 MiB of body is held at a time and each byte is copied only where `write` puts it. Size limits are
+    `write`'s to enforce: whatever it raises stops the stream and reaches the caller.
+    """
+
+    def write_all(chunks: list[bytes]) -> None:
+        for chunk in chunks:
+            write(chunk)
+
+    pending: list[bytes] = []
+    held = 0
+    async for chunk in request.stream():
+        if not chunk:
+            continue
+        pending.append(chunk)
+        held += len(chunk)
+        if held >= STREAM_HOP:
+            await run_in_threadpool(write_all, pending)
+            pending, held = [], 0
+    if pending:
+        await run_in_threadpool(write_all, pending)
 
 
 def query_bool(request: Request, name: str, default: bool = False) -> bool:

@@ -21,6 +21,7 @@ from openmodelhub.api.common import (
     read_json,
     repo_url,
     services,
+    stream_into,
 )
 from openmodelhub.protocol.names import DEFAULT_BRANCH, REPO_TYPES_BY_PLURAL, RepoType
 from openmodelhub.services.cards import validate_card
@@ -179,7 +180,7 @@ async def lfs_put(request: Request) -> Response:
     size = int(size_text)
     writer = svc.uploads.object_writer(oid, size)
     try:
-        await _stream_into(request, writer.write)
+        await stream_into(request, writer.write)
     except ChecksumError as exc:  # more bytes than the signed size: a client error, not a 500
         writer.abort()
         raise SizeMismatch(str(exc)) from exc
@@ -245,7 +246,7 @@ async def lfs_part(request: Request) -> Response:
             f.write(chunk)
 
         try:
-            await _stream_into(request, write)
+            await stream_into(request, write)
         except BaseException:
             tmp.unlink(missing_ok=True)
             raise
@@ -265,28 +266,3 @@ async def lfs_complete(request: Request) -> Response:
     body = await read_json(request)
     await run_in_threadpool(svc.uploads.complete_multipart, upload_id, body.get("parts"))
     return JSON({"success": True})
-
-
-async def _stream_into(request: Request, write: Any) -> None:
-    """Feed the request body to a blocking `write` off the event loop, about 1 MiB of chunks per thread hop.
-
-    The chunks the server delivered are handed over as they are (no joining into a new buffer), so at most
-    about 1 MiB of body is held at a time and each byte is copied only into the file.
-    """
-
-    def write_all(chunks: list[bytes]) -> None:
-        for chunk in chunks:
-            write(chunk)
-
-    pending: list[bytes] = []
-    held = 0
-    async for chunk in request.stream():
-        if not chunk:
-            continue
-        pending.append(chunk)
-        held += len(chunk)
-        if held >= 1 << 20:
-            await run_in_threadpool(write_all, pending)
-            pending, held = [], 0
-    if pending:
-        await run_in_threadpool(write_all, pending)

@@ -14,7 +14,7 @@ from starlette.requests import Request
 from starlette.responses import FileResponse, Response
 from starlette.routing import Route
 
-from openmodelhub.api.common import JSON, base_url, principal, query_bool, services
+from openmodelhub.api.common import JSON, base_url, principal, query_bool, services, stream_into
 from openmodelhub.api.rawpath import RepoPath
 from openmodelhub.services.errors import BadRequest, Forbidden, NotFound, PayloadTooLarge, Unauthorized
 from openmodelhub.services.xet import MAX_SHARD_UPLOAD, XetToken
@@ -59,7 +59,7 @@ async def upload_xorb(request: Request) -> Response:
     size = int(length) if length is not None and length.isdigit() else None
     upload = await run_in_threadpool(svc.xet.start_xorb_upload, token, request.path_params["hash"], size)
     try:
-        await _stream_into(request, upload.write)
+        await stream_into(request, upload.write)
         inserted = await run_in_threadpool(upload.finish)
     except BaseException:
         upload.abort()
@@ -141,27 +141,6 @@ async def xorb_data(request: Request) -> Response:
     return await stream_blob(
         svc, sha, size, request.method, request.headers.get("range"), headers, "application/octet-stream"
     )
-
-
-async def _stream_into(request: Request, write: Any) -> None:
-    """Feed the body to a blocking `write` off the event loop, about 1 MiB per thread hop."""
-
-    def write_all(chunks: list[bytes]) -> None:
-        for chunk in chunks:
-            write(chunk)
-
-    pending: list[bytes] = []
-    held = 0
-    async for chunk in request.stream():
-        if not chunk:
-            continue
-        pending.append(chunk)
-        held += len(chunk)
-        if held >= 1 << 20:
-            await run_in_threadpool(write_all, pending)
-            pending, held = [], 0
-    if pending:
-        await run_in_threadpool(write_all, pending)
 
 
 # -- storage statistics --------------------------------------------------------------------------------------

@@ -6,10 +6,11 @@ archive members that are stored uncompressed are scanned in place as slices of t
 
 from __future__ import annotations
 
-import io
 import os
 import tempfile
 from typing import IO, BinaryIO
+
+from openmodelhub.protocol.seekable import open_seekable
 
 BLOCK = 1 << 16
 
@@ -37,7 +38,7 @@ class Source:
 
     def file(self) -> BinaryIO:
         """A seekable file object over the source, for stdlib readers (zipfile, tarfile, py7zr)."""
-        return io.BufferedReader(_RawFile(self), buffer_size=BLOCK)
+        return open_seekable(self.size, self.read_at, buffer_size=BLOCK)
 
 
 class BytesSource(Source):
@@ -84,40 +85,6 @@ class _Slice(Source):
     def slice(self, offset: int, length: int) -> Source:
         offset = max(0, min(offset, self.size))
         return _Slice(self._parent, self._offset + offset, max(0, min(length, self.size - offset)))
-
-
-class _RawFile(io.RawIOBase):
-    def __init__(self, src: Source) -> None:
-        self._src = src
-        self._pos = 0
-
-    def readable(self) -> bool:
-        return True
-
-    def seekable(self) -> bool:
-        return True
-
-    def tell(self) -> int:
-        return self._pos
-
-    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
-        if whence == io.SEEK_SET:
-            pos = offset
-        elif whence == io.SEEK_CUR:
-            pos = self._pos + offset
-        else:
-            pos = self._src.size + offset
-        if pos < 0:
-            raise OSError("negative seek position")
-        self._pos = pos
-        return pos
-
-    def readinto(self, b: bytearray | memoryview) -> int:  # type: ignore[override]
-        data = self._src.read_at(self._pos, len(b))
-        n = len(data)
-        b[:n] = data
-        self._pos += n
-        return n
 
 
 class Cursor:

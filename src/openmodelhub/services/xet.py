@@ -51,6 +51,7 @@ from openmodelhub.db.models import (
     XetXorb,
 )
 from openmodelhub.protocol.digests import HEX64, StreamingDigest
+from openmodelhub.protocol.seekable import open_seekable
 from openmodelhub.protocol.timefmt import utcnow
 from openmodelhub.protocol.xet import (
     MAX_XORB_CHUNKS,
@@ -353,8 +354,13 @@ class XetStore:
                 i = j
 
     def open(self, f: StoredFile) -> BinaryIO:
-        """A seekable reader over a stored file (buffered: scanners read headers in small pieces)."""
-        return io.BufferedReader(_XetReader(self, f), buffer_size=1 << 20)
+        """A seekable reader over a stored file (buffered: scanners read headers in small pieces). Each read
+        plans its range and decodes only the chunks it overlaps."""
+
+        def read_at(offset: int, n: int) -> bytes:
+            return b"".join(self.iter_bytes(f, offset, offset + n - 1))
+
+        return open_seekable(f.size, read_at, buffer_size=1 << 20)
 
     def digest(self, f: StoredFile) -> StreamingDigest:
         """sha256 and git blob id of what the file reconstructs to."""
@@ -470,50 +476,6 @@ class XetStore:
         f = StoredFile(sha256, hash_to_hex(info.file_hash), digest.size, row.git_sha1, info.entries)
         self.record_files([f], [c.xorb_hash for c in result.cas_infos], repo_id)
         return f
-
-
-class _XetReader(io.RawIOBase):
-    """Random access to a stored file: each read plans the range and decodes only the chunks it overlaps."""
-
-    def __init__(self, store: XetStore, f: StoredFile) -> None:
-        self._store = store
-        self._file = f
-        self._pos = 0
-
-    def readable(self) -> bool:
-        return True
-
-    def seekable(self) -> bool:
-        return True
-
-    def tell(self) -> int:
-        return self._pos
-
-    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
-        if whence == io.SEEK_SET:
-            pos = offset
-        elif whence == io.SEEK_CUR:
-            pos = self._pos + offset
-        elif whence == io.SEEK_END:
-            pos = self._file.size + offset
-        else:
-            raise ValueError(f"invalid whence {whence}")
-        if pos < 0:
-            raise OSError("negative seek position")
-        self._pos = pos
-        return pos
-
-    def readinto(self, b: Any) -> int:
-        view = memoryview(b).cast("B")
-        want = min(len(view), self._file.size - self._pos)
-        if want <= 0:
-            return 0
-        n = 0
-        for piece in self._store.iter_bytes(self._file, self._pos, self._pos + want - 1):
-            view[n : n + len(piece)] = piece
-            n += len(piece)
-        self._pos += n
-        return n
 
 
 # -- xorb uploads: verified while they stream into the blob store -------------------------------------------

@@ -18,7 +18,6 @@ BlobStoreUnavailable; an object that does not exist is FileNotFoundError (open) 
 """
 
 import contextlib
-import io
 import logging
 import math
 import re
@@ -36,6 +35,7 @@ import botocore.config
 import botocore.exceptions
 
 from openmodelhub.protocol.digests import HEX64, StreamingDigest
+from openmodelhub.protocol.seekable import open_seekable
 from openmodelhub.storage.base import (
     BlobInfo,
     BlobStore,
@@ -210,104 +210,64 @@ class _S3Writer(BlobWriter):
             self._finish()
 
 
-class _RangeReader(io.RawIOBase):
-    """A seekable view of one object, read with ranged GETs.
+class _RangedGets:
+    """Reads one object with ranged GETs, for a `SeekableReader` (its `read_at` and `close`).
 
-    Sequential reads reuse one open response and ask for exponentially larger ranges; a seek elsewhere
+    Sequential reads reuse one open response and ask for exponentially larger ranges; a read elsewhere
     drops it. So a scanner reading a header and a few slices costs a few small GETs, a full read a few
     large ones."""
 
     def __init__(self, store: "S3BlobStore", key: str, size: int) -> None:
-        super().__init__()
         self._store = store
         self._key = key
         self._size = size
-        self._pos = 0
         self._body: Any = None
         self._body_pos = 0  # offset of the next byte `_body` yields
         self._body_end = 0  # offset just past the last byte `_body` yields
         self._ahead = READ_AHEAD_MIN
 
-    def readable(self) -> bool:
-        return True
-
-    def seekable(self) -> bool:
-        return True
-
-    def tell(self) -> int:
-        return self._pos
-
-    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
-        if whence == io.SEEK_SET:
-            pos = offset
-        elif whence == io.SEEK_CUR:
-            pos = self._pos + offset
-        elif whence == io.SEEK_END:
-            pos = self._size + offset
-        else:
-            raise ValueError(f"invalid whence {whence}")
-        if pos < 0:
-            raise OSError(f"negative seek position {pos}")
-        self._pos = pos
-        return pos
-
-    def readinto(self, b: Any) -> int:
-        view = memoryview(b).cast("B")
-        want = min(len(view), self._size - self._pos)
-        if want <= 0:
-            return 0
-        if self._body is None or self._body_pos != self._pos or self._body_pos >= self._body_end:
-            self._open(want)
+    def read_at(self, pos: int, want: int) -> bytes:
+        """Up to `want` bytes at `pos`: the rest of the open range when that is shorter (a short read)."""
+        if self._body is None or self._body_pos != pos or self._body_pos >= self._body_end:
+            self._open(pos, want)
+        pieces: list[bytes] = []
         got = 0
         while got < want:
             try:
                 data = self._body.read(min(want - got, self._body_end - self._body_pos))
             except _STREAM_ERRORS as exc:
-                self._drop()
+                self.close()
                 raise _unavailable(f"reading {self._key}", exc) from exc
             if not data:
-                self._drop()
+                self.close()
                 raise BlobStoreUnavailable(f"reading {self._key} failed: the object ended early")
-            view[got : got + len(data)] = data
+            pieces.append(data)
             got += len(data)
             self._body_pos += len(data)
             if self._body_pos >= self._body_end:
                 break
-        self._pos += got
-        return got
+        return b"".join(pieces)
 
-    def readall(self) -> bytes:
-        out = bytearray()
-        chunk = bytearray(READ_AHEAD_MAX)
-        while True:
-            n = self.readinto(chunk)
-            if not n:
-                return bytes(out)
-            out += memoryview(chunk)[:n]
-
-    def _open(self, want: int) -> None:
-        sequential = self._body is not None and self._body_pos == self._pos
-        self._drop()
+    def _open(self, pos: int, want: int) -> None:
+        sequential = self._body is not None and self._body_pos == pos
+        self.close()
         self._ahead = min(self._ahead * 2, READ_AHEAD_MAX) if sequential else READ_AHEAD_MIN
-        end = min(self._size, self._pos + max(want, self._ahead))
+        end = min(self._size, pos + max(want, self._ahead))
         s = self._store
         answer = s._call(
             f"reading {self._key}",
-            lambda: s.client.get_object(Bucket=s.bucket, Key=self._key, Range=f"bytes={self._pos}-{end - 1}"),
+            lambda: s.client.get_object(Bucket=s.bucket, Key=self._key, Range=f"bytes={pos}-{end - 1}"),
             missing=self._key,
         )
         self._body = answer["Body"]
-        self._body_pos, self._body_end = self._pos, end
+        self._body_pos, self._body_end = pos, end
 
-    def _drop(self) -> None:
+    def close(self) -> None:
+        """Drop the open response, if any (the next read opens a new one)."""
         if self._body is not None:
             with contextlib.suppress(Exception):
                 self._body.close()
             self._body = None
-
-    def close(self) -> None:
-        self._drop()
-        super().close()
 
 
 class S3BlobStore(BlobStore, DirectUploads):
@@ -489,7 +449,8 @@ class S3BlobStore(BlobStore, DirectUploads):
         if head is None:
             raise FileNotFoundError(f"no object {key} in bucket {self.bucket}")
         size = int(head["ContentLength"])
-        return io.BufferedReader(_RangeReader(self, key, size), buffer_size=256 * 1024)
+        gets = _RangedGets(self, key, size)
+        return open_seekable(size, gets.read_at, buffer_size=256 * 1024, on_close=gets.close)
 
     def iter_range(self, sha256: str, start: int, length: int, chunk: int = 1 << 20) -> Iterator[bytes]:
         """One ranged GET, streamed."""

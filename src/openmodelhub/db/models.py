@@ -81,6 +81,15 @@ class Repo(Base):
     likes: Mapped[int] = mapped_column(Integer, default=0)
 
 
+class RepoTag(Base):
+    """One filterable tag of a repo (its card tags, pipeline tag and library), kept in step with `Repo.tags`
+    so listing filters run in SQL on an index instead of scanning every repo's JSON list."""
+
+    __tablename__ = "repo_tags"
+    repo_id: Mapped[int] = mapped_column(ForeignKey("repos.id", ondelete="CASCADE"), primary_key=True)
+    tag: Mapped[str] = mapped_column(String(300), primary_key=True, index=True)
+
+
 class Ref(Base):
     """A branch (`refs/heads/x`) or tag (`refs/tags/x`). Moving one is a compare-and-swap on `target`."""
 

@@ -40,7 +40,7 @@ from openmodelhub.services.ndjson import (
     base64_decoded_size,
     iter_base64,
 )
-from openmodelhub.services.repos import HEADS, RepoService, ensure_blob_rows
+from openmodelhub.services.repos import HEADS, RepoService, ensure_blob_rows, sync_repo_tags
 from openmodelhub.services.scans import ScanService
 from openmodelhub.services.trees import LfsRules, TreeBuilder, commit_message, make_commit
 from openmodelhub.storage import BlobInfo, ChecksumError
@@ -371,6 +371,7 @@ class CommitService:
                         pipeline_tag=facts.pipeline_tag,
                         library_name=facts.library_name,
                     )
+                    sync_repo_tags(s, repo.id, facts.tags, facts.pipeline_tag, facts.library_name)
                 s.execute(update(Repo).where(Repo.id == repo.id).values(**values))
         except IntegrityError:
             return None  # a concurrent writer inserted the same rows first; rebuild and retry

@@ -25,7 +25,7 @@ from openmodelhub.services.auth import Principal
 from openmodelhub.services.errors import BadRequest, Conflict, MergeConflict, RevisionNotFound
 from openmodelhub.services.gitstore import MODE_DIR, GitStore
 from openmodelhub.services.hub import Hub
-from openmodelhub.services.repos import HEADS, RepoService
+from openmodelhub.services.repos import HEADS, RepoService, sync_repo_tags
 from openmodelhub.services.trees import make_commit
 
 if TYPE_CHECKING:
@@ -280,6 +280,7 @@ class MergeService:
                             pipeline_tag=facts.pipeline_tag,
                             library_name=facts.library_name,
                         )
+                        sync_repo_tags(s, repo.id, facts.tags, facts.pipeline_tag, facts.library_name)
                     s.execute(update(Repo).where(Repo.id == repo.id).values(**values))
                     view = self.discussions.event_view(event, who.name)
             except IntegrityError:

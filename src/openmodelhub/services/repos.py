@@ -6,11 +6,11 @@ from datetime import datetime
 from importlib import resources
 from typing import Any
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from openmodelhub.db.models import Blob, GitBlob, Ref, Repo, RepoCommit
+from openmodelhub.db.models import Blob, GitBlob, Ref, Repo, RepoCommit, RepoTag
 from openmodelhub.db.upsert import insert_missing
 from openmodelhub.protocol.digests import HEX40
 from openmodelhub.protocol.names import (
@@ -195,6 +195,7 @@ class RepoService:
         with self.hub.write.begin() as s:
             s.execute(delete(Ref).where(Ref.repo_id == repo.id))
             s.execute(delete(RepoCommit).where(RepoCommit.repo_id == repo.id))
+            s.execute(delete(RepoTag).where(RepoTag.repo_id == repo.id))
             s.execute(delete(Repo).where(Repo.id == repo.id))
 
     def move(self, principal: Principal | None, repo_type: RepoType, from_id: str, to_id: str) -> Repo:
@@ -347,16 +348,13 @@ class RepoService:
             stmt = stmt.order_by(col.desc(), Repo.id.desc())
         else:
             stmt = stmt.order_by(Repo.namespace, Repo.name)
+        # Tag filters (card tags, pipeline tag, library) run in SQL on the repo_tags index.
+        for tag in dict.fromkeys(q.filters):
+            stmt = stmt.where(Repo.id.in_(select(RepoTag.repo_id).where(RepoTag.tag == tag)))
         with self.hub.read() as s:
-            if not q.filters and keep is None:
+            if keep is None:
                 return list(s.scalars(stmt.offset(q.offset).limit(q.limit)).all())
-            # Tag filters are checked in Python (JSON list membership is not portable SQL).
-            wanted = set(q.filters)
-            matching = [
-                repo
-                for repo in s.scalars(stmt).yield_per(500)
-                if wanted <= (set(repo.tags or []) | {repo.pipeline_tag or "", repo.library_name or ""})
-            ]
+            matching = list(s.scalars(stmt).yield_per(500))
         out: list[Repo] = []
         skipped = 0
         for repo in matching:
@@ -369,6 +367,16 @@ class RepoService:
             if len(out) >= q.limit:
                 break
         return out
+
+
+def sync_repo_tags(
+    s: Session, repo_id: int, tags: list[str], pipeline_tag: str | None, library_name: str | None
+) -> None:
+    """Make `repo_tags` hold exactly what listing filters match for a repo (in the caller's transaction)."""
+    wanted = {t[:300] for t in (*tags, pipeline_tag, library_name) if t}
+    s.execute(delete(RepoTag).where(RepoTag.repo_id == repo_id))
+    if wanted:
+        s.execute(insert(RepoTag), [{"repo_id": repo_id, "tag": t} for t in sorted(wanted)])
 
 
 def ensure_blob_rows(

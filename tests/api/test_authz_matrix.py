@@ -6,13 +6,17 @@ back reveals a private repo (names, counts, commits, sizes, error messages).
 """
 
 import hashlib
+import json
+import re
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
+from starlette.routing import Route as StarletteRoute
 
 from tests.conftest import Accounts
 from tests.support.rawhub import NDJSON, file_line, header_line, ndjson
@@ -72,6 +76,10 @@ class World:
     def rid(self, kind: str) -> str:
         return f"{self.org}/{kind}"
 
+    def drid(self, kind: str) -> str:
+        """The org's dataset of this kind (no fine-grained token of the world is scoped to datasets)."""
+        return f"{self.org}/d{kind}"
+
     def client(self, who: str) -> httpx.Client:
         if who not in self.clients:
             token = self.tokens[who]
@@ -91,9 +99,11 @@ def _ok(r: httpx.Response) -> Any:
     return r.json() if r.content else None
 
 
-def _commit(client: httpx.Client, repo_id: str, path: str, data: bytes) -> httpx.Response:
+def _commit(
+    client: httpx.Client, repo_id: str, path: str, data: bytes, plural: str = "models"
+) -> httpx.Response:
     body = ndjson([header_line(f"add {path}"), file_line(path, data)])
-    return client.post(f"/api/models/{repo_id}/commit/main", content=body, headers={"Content-Type": NDJSON})
+    return client.post(f"/api/{plural}/{repo_id}/commit/main", content=body, headers={"Content-Type": NDJSON})
 
 
 @pytest.fixture(scope="module")
@@ -140,6 +150,14 @@ def world(hub: HubServer, accounts: Accounts) -> Iterator[World]:
         _ok(_commit(owner_client, f"{org}/{kind}", "w.txt", data))
         _ok(_commit(owner_client, f"{org}/{kind}", "d/f.txt", data))
     _ok(owner_client.put(f"/api/models/{org}/gated/settings", json={"gated": "manual"}))
+    for kind in KINDS:  # discussion #1 of each repo, opened by its owner
+        _ok(owner_client.post(f"/api/models/{org}/{kind}/discussions", json={"title": "first"}))
+        body = {"name": f"d{kind}", "organization": org, "type": "dataset"}
+        if kind == "priv":
+            body["visibility"] = "private"
+        _ok(owner_client.post("/api/repos/create", json=body))
+        _ok(_commit(owner_client, f"{org}/d{kind}", "w.txt", data, "datasets"))
+    _ok(owner_client.put(f"/api/datasets/{org}/dgated/settings", json={"gated": "manual"}))
     requester = token(users["requester"], "read")
     _ok(
         httpx.post(
@@ -268,6 +286,22 @@ ROUTES = [
         CONTRIB,
         _req("POST", "/api/models/{rid}/discussions", json=lambda w, k, who, n: {"title": f"discussion {n}"}),
     ),
+    Route("discussion-details", R, _api("/discussions/1")),
+    Route(
+        "discussion-comment",
+        CONTRIB,
+        _req(
+            "POST",
+            "/api/models/{rid}/discussions/1/comment",
+            json=lambda w, k, who, n: {"comment": f"comment {n}"},
+        ),
+    ),
+    # Renaming: the discussion's author (the owner) or the repo's writers, through a token that may write.
+    Route(
+        "discussion-title",
+        W,
+        _req("POST", "/api/models/{rid}/discussions/1/title", json=lambda w, k, who, n: {"title": f"t{n}"}),
+    ),
     Route("like", CONTRIB, _req("POST", "/api/models/{rid}/like")),
     Route("unlike", CONTRIB, _req("DELETE", "/api/models/{rid}/like")),
     Route("likers", R, _api("/likers")),
@@ -312,12 +346,8 @@ ROUTES = [
             headers={"Content-Type": NDJSON},
         ),
     ),
-    Route(
-        "security-release",
-        W,
-        _req("POST", "/api/models/{rid}/security/release", json={"path": "w.txt"}),
-        only=frozenset({"admin"}),  # scans.release: the namespace's own user or a hub admin
-    ),
+    # Repo admins (`repo_access` ADMIN): the org's admin with a write token, hub admins; not org writers.
+    Route("security-release", A, _req("POST", "/api/models/{rid}/security/release", json={"path": "w.txt"})),
     Route("access-requests-list", W, _api("/user-access-request/pending"), ok=GATED_ONLY),
     Route(
         "access-requests-handle",
@@ -384,6 +414,45 @@ ROUTES = [
 ]
 
 
+def _dataset(method: str, path: str, **extra: Any) -> Callable[[World, str, str], Call]:
+    """`path` is formatted with drid, the org's dataset of the kind."""
+
+    def build(w: World, kind: str, who: str) -> Call:
+        return Call(method, path.format(drid=w.drid(kind)), **extra)
+
+    return build
+
+
+# The same rules for datasets (their own URL prefixes); no fine-grained token of the world covers them.
+DATASET_ROUTES = [
+    Route("dataset-info", R, _dataset("GET", "/api/datasets/{drid}"), fresh=True),
+    Route("dataset-tree", R, _dataset("GET", "/api/datasets/{drid}/tree/main"), fresh=True),
+    Route("dataset-resolve", CONTENT, _dataset("GET", "/datasets/{drid}/resolve/main/w.txt"), fresh=True),
+    Route(
+        "dataset-ask-access",
+        AUTH_READ,
+        _dataset("POST", "/api/datasets/{drid}/ask-access", json={}),
+        ok=GATED_ONLY,
+        fresh=True,
+    ),
+    Route(
+        "dataset-ask-access-web",
+        AUTH_READ,
+        _dataset("POST", "/datasets/{drid}/ask-access", json={}),
+        ok=GATED_ONLY,
+        fresh=True,
+    ),
+    Route(
+        "dataset-settings",
+        A,
+        lambda w, k, who: Call(
+            "PUT", f"/api/datasets/{w.drid(k)}/settings", json={"gated": "manual" if k == "gated" else False}
+        ),
+        fresh=True,
+    ),
+]
+
+
 def expected(route: Route, who: str, kind: str) -> int:
     if route.fresh and who == "fine-grained-in":
         who = "fine-grained-out"
@@ -414,7 +483,7 @@ def run(w: World, route: Route, who: str, kind: str) -> httpx.Response:
     )
 
 
-@pytest.mark.parametrize("route", ROUTES, ids=lambda r: r.name)
+@pytest.mark.parametrize("route", ROUTES + DATASET_ROUTES, ids=lambda r: r.name)
 def test_repo_route_matrix(world: World, route: Route) -> None:
     wrong = []
     for who in PRINCIPALS:
@@ -439,6 +508,8 @@ class TopRoute:
     ok: int = 200
     anonymous: int = 401
     setup: Callable[[World, str], None] | None = None
+    denied: int = 403  # the answer to authenticated callers outside `allowed`
+    code: str | None = None  # the X-Error-Code of every refusal, when it is always the same
 
 
 EVERYONE = frozenset(PRINCIPALS)
@@ -534,6 +605,46 @@ TOP_ROUTES = [
         anonymous=403,
     ),
     TopRoute("invites", lambda w, who: Call("POST", "/api/invites", json={}), frozenset({"admin"})),
+    TopRoute("user-likes", lambda w, who: Call("GET", f"/api/users/{w.users['member']}/likes"), EVERYONE),
+    TopRoute("storage-hub", lambda w, who: Call("GET", "/api/storage"), frozenset({"admin"})),
+    # A namespace's storage: who may write there (the org's admin and writers, write tokens), hub admins.
+    TopRoute(
+        "storage-namespace",
+        lambda w, who: Call("GET", f"/api/storage/{w.org}"),
+        frozenset({"write-token", "org-writer", "admin"}),
+    ),
+    # Transfer URLs authorise themselves with their signature: no caller's token opens an unsigned one.
+    *(
+        TopRoute(
+            name,
+            call,
+            frozenset(),
+            anonymous=403,
+            denied=403,
+            code="Forbidden",
+        )
+        for name, call in (
+            ("lfs-put-unsigned", lambda w, who: Call("PUT", f"/lfs/objects/{w.file_sha}/{w.file_size}")),
+            ("lfs-get-unsigned", lambda w, who: Call("GET", f"/lfs/objects/{w.file_sha}")),
+            ("lfs-head-unsigned", lambda w, who: Call("HEAD", f"/lfs/objects/{w.file_sha}")),
+            ("lfs-part-unsigned", lambda w, who: Call("PUT", "/lfs/multipart/0123abcd/1")),
+            ("lfs-complete-unsigned", lambda w, who: Call("POST", "/lfs/multipart/0123abcd/complete")),
+            ("xorb-data-unsigned", lambda w, who: Call("GET", "/xet/xorb-data/" + w.file_sha)),
+            ("xorb-data-head-unsigned", lambda w, who: Call("HEAD", "/xet/xorb-data/" + w.file_sha)),
+        )
+    ),
+    # The Xet CAS takes Xet access tokens only (from .../xet-*-token): a hub token is no key to it.
+    *(
+        TopRoute(name, call, frozenset(), anonymous=401, denied=401, code="XetTokenInvalid")
+        for name, call in (
+            ("xet-xorb-upload", lambda w, who: Call("POST", f"/xet/v1/xorbs/default/{w.file_sha}")),
+            ("xet-shard-upload-v1", lambda w, who: Call("POST", "/xet/v1/shards")),
+            ("xet-shard-upload-v2", lambda w, who: Call("POST", "/xet/v2/shards")),
+            ("xet-dedup", lambda w, who: Call("GET", f"/xet/v1/chunks/default/{w.file_sha}")),
+            ("xet-reconstruction-v1", lambda w, who: Call("GET", f"/xet/v1/reconstructions/{w.file_sha}")),
+            ("xet-reconstruction-v2", lambda w, who: Call("GET", f"/xet/v2/reconstructions/{w.file_sha}")),
+        )
+    ),
 ]
 
 
@@ -545,10 +656,82 @@ def test_top_route_matrix(world: World, route: TopRoute) -> None:
             route.setup(world, who)
         c = route.call(world, who)
         r = world.client(who).request(c.method, c.url, json=c.json)
-        want = route.ok if who in route.allowed else (route.anonymous if who == "anonymous" else 403)
+        want = route.ok if who in route.allowed else (route.anonymous if who == "anonymous" else route.denied)
         if r.status_code != want:
             wrong.append(f"{who:>17}: {r.status_code} (expected {want}) {r.text[:160]}")
+        elif want != route.ok and route.code is not None and r.headers.get("X-Error-Code") != route.code:
+            wrong.append(f"{who:>17}: X-Error-Code {r.headers.get('X-Error-Code')} (expected {route.code})")
     assert not wrong, f"{route.name}:\n" + "\n".join(wrong)
+
+
+# Every fixed route of the app (api/app.py, api/xet_routes.py) -> the matrix cells that cover it.
+APP_ROUTES = {
+    ("GET", "/api/whoami-v2"): "whoami",
+    ("POST", "/api/users"): "register",
+    ("GET", "/api/users/{name:str}/overview"): "user-overview",
+    ("GET", "/api/users/{name:str}/likes"): "user-likes",
+    ("POST", "/api/invites"): "invites",
+    ("POST", "/api/organizations/create"): "org-create",
+    ("GET", "/api/organizations/{name:str}/overview"): "org-overview",
+    ("GET", "/api/organizations/{name:str}/members"): "org-members",
+    ("PUT", "/api/organizations/{name:str}/members/{user:str}"): "org-member-set",
+    ("DELETE", "/api/organizations/{name:str}/members/{user:str}"): "org-member-remove",
+    ("GET", "/api/tokens"): "tokens-list",
+    ("POST", "/api/tokens"): "tokens-create",
+    ("DELETE", "/api/tokens/{token_id:str}"): "tokens-revoke",
+    ("POST", "/{ns:str}/{name:str}/ask-access"): "ask-access-web",
+    ("POST", "/datasets/{ns:str}/{name:str}/ask-access"): "dataset-ask-access-web",
+    ("POST", "/api/validate-yaml"): "validate-yaml",
+    ("POST", "/api/repos/create"): "repo-create-in-org",
+    ("DELETE", "/api/repos/delete"): "repo-delete",
+    ("POST", "/api/repos/move"): "repo-move",
+    ("GET", "/api/models"): "list-models",
+    ("GET", "/api/datasets"): "list-datasets",
+    ("GET", "/api/agent-harnesses"): "agent-harnesses",
+    ("PUT", "/lfs/objects/{oid:str}/{size:int}"): "lfs-put-unsigned",
+    ("GET", "/lfs/objects/{oid:str}"): "lfs-get-unsigned",
+    ("POST", "/lfs/multipart/{upload_id:str}/complete"): "lfs-complete-unsigned",
+    ("PUT", "/lfs/multipart/{upload_id:str}/{part:int}"): "lfs-part-unsigned",
+    ("POST", "/xet/v1/xorbs/{prefix:str}/{hash:str}"): "xet-xorb-upload",
+    ("POST", "/xet/v1/shards"): "xet-shard-upload-v1",
+    ("POST", "/xet/v2/shards"): "xet-shard-upload-v2",
+    ("GET", "/xet/v1/chunks/{prefix:str}/{hash:str}"): "xet-dedup",
+    ("GET", "/xet/v1/reconstructions/{file:str}"): "xet-reconstruction-v1",
+    ("GET", "/xet/v2/reconstructions/{file:str}"): "xet-reconstruction-v2",
+    ("GET", "/xet/xorb-data/{sha:str}"): "xorb-data-unsigned",
+    ("GET", "/api/storage"): "storage-hub",
+    ("GET", "/api/storage/{namespace:str}"): "storage-namespace",
+}
+
+
+def test_every_route_of_the_app_is_in_the_matrix(tmp_path: Path) -> None:
+    """The app's own route table, read from a real app: a route added without a matrix cell fails here."""
+    from openmodelhub.api.app import create_app
+    from openmodelhub.services.container import Services
+    from openmodelhub.settings import Settings
+
+    svc = Services.open(Settings(data_dir=tmp_path / "hub"))
+    try:
+        app = create_app(svc)
+    finally:
+        svc.close()
+    found = set()
+    for r in app.router.routes:
+        assert isinstance(r, StarletteRoute), f"a route the matrix cannot read: {r!r}"
+        methods = set(r.methods or ())
+        if "GET" in methods:
+            methods.discard("HEAD")  # the GET handler answers HEAD too (its own cell where one exists)
+        found |= {(m, r.path) for m in methods}
+    assert found, "no routes read"
+    missing = sorted(found - set(APP_ROUTES))
+    assert not missing, f"add these routes to the authorization matrix (APP_ROUTES and a cell): {missing}"
+    stale = sorted(set(APP_ROUTES) - found)
+    assert not stale, f"these APP_ROUTES are no longer routes of the app: {stale}"
+    cells = {r.name for r in ROUTES + DATASET_ROUTES} | {r.name for r in TOP_ROUTES}
+    assert set(APP_ROUTES.values()) <= cells, set(APP_ROUTES.values()) - cells
+    # The raw-path dispatcher (repo API, resolve, LFS batch) is the app's fallback: covered route by route
+    # below and in ROUTES (resolve-get/-head, lfs-batch-*, lfs-verify).
+    assert {"resolve-get", "resolve-head", "lfs-batch-download", "lfs-batch-upload", "lfs-verify"} <= cells
 
 
 def test_every_repo_api_route_is_in_the_matrix() -> None:
@@ -607,10 +790,15 @@ def test_outsiders_never_see_private_repos_in_listings_or_counts(world: World, w
         {"search": private},
         {"author": world.org, "full": "true"},
         {"expand": "usedStorage", "author": world.org},
+        {"sort": "downloads", "author": world.org},
+        {"sort": "likes", "author": world.org},
+        {"sort": "lastModified", "limit": 1000},
         {},
     ]
     for params in queries:
         assert private not in _ids(c.get("/api/models", params=params)), params
+        assert world.drid("priv") not in _ids(c.get("/api/datasets", params=params)), params
+    assert world.drid("priv") in _ids(world.client("org-member").get("/api/datasets", params=queries[0]))
     everything = _ids(world.client("admin").get("/api/models", params={"author": world.org}))
     public = [i for i in everything if not world.client("admin").get(f"/api/models/{i}").json()["private"]]
     assert sorted(_ids(c.get("/api/models", params={"author": world.org}))) == sorted(public)
@@ -642,13 +830,13 @@ def _same_as_missing(world: World, who: str, call: Call, missing: Call) -> None:
 
 @pytest.mark.parametrize("who", OUTSIDERS)
 def test_a_private_repo_answers_exactly_like_a_missing_one(world: World, who: str) -> None:
-    for route in ROUTES:
+    for route in ROUTES + DATASET_ROUTES:
         if route.name in ("repo-delete", "repo-move"):
             continue
         if expected(route, who, "priv") != 404:
             continue  # asking for access anonymously: 401 before the repo is looked up, the same for both
         call = route.call(world, "priv", who)
-        ghost = call.url.replace(f"{world.org}/priv", f"{world.org}/no-such-repo")
+        ghost = re.sub(f"{world.org}/d?priv(?=/|\\.git/|$)", f"{world.org}/no-such-repo", call.url)
         assert ghost != call.url, route.name
         missing = Call(call.method, ghost, call.json, call.content, call.headers, call.data)
         if call.method == "HEAD":
@@ -725,3 +913,154 @@ def test_lfs_downloads_only_hand_out_content_of_the_repo_they_go_through(world: 
     )["objects"]
     # On S3 (OMH_S3_DOWNLOAD=redirect) the hub's signed download URL redirects to a presigned one.
     assert httpx.get(obj["actions"]["download"]["href"], follow_redirects=True).content == secret
+
+
+def test_likes_of_private_repos_stay_private(world: World) -> None:
+    """A member's likes list shows the private repos they liked only to those who can read them."""
+    member = world.client("org-member")
+    for kind in ("pub", "priv"):
+        _ok(member.post(f"/api/models/{world.rid(kind)}/like"))
+    try:
+        url = f"/api/users/{world.users['member']}/likes"
+
+        def liked(who: str) -> set[str]:
+            return {x["repo"]["name"] for x in _ok(world.client(who).get(url))}
+
+        assert {world.rid("pub"), world.rid("priv")} <= liked("org-member") == liked("admin")
+        for who in OUTSIDERS:
+            seen = liked(who)
+            assert world.rid("pub") in seen and world.rid("priv") not in seen, who
+        # The repo's own likers list and like count are as hidden as the repo.
+        for who in OUTSIDERS:
+            r = world.client(who).get(f"/api/models/{world.rid('priv')}/likers")
+            assert r.status_code == 404 and r.headers["X-Error-Code"] == "RepoNotFound"
+    finally:
+        for kind in ("pub", "priv"):
+            member.delete(f"/api/models/{world.rid(kind)}/like")
+
+
+def _private_commit(world: World) -> str:
+    """A commit only the private repo has (the world's repos start with identical commits)."""
+    owner = world.client("write-token")
+    secret = f"only in the private repo {uuid.uuid4()}".encode()
+    oid = _ok(_commit(owner, world.rid("priv"), f"secret-{uuid.uuid4().hex[:6]}.txt", secret))["commitOid"]
+    assert isinstance(oid, str) and len(oid) == 40
+    return oid
+
+
+@pytest.mark.parametrize("who", ("anonymous", "non-member", "org-member"))
+def test_private_commits_do_not_resolve_through_other_repos(world: World, who: str) -> None:
+    """Git objects are shared by all repos (ADR 0002); a revision resolves only within its own repo, so the
+    commit id of a private repo opens nothing through a public one, even for those who may read both."""
+    private, ghost = _private_commit(world), "0123456789abcdef0123456789abcdef01234567"
+    c, pub = world.client(who), world.rid("pub")
+    for template in (
+        "/api/models/{repo}/revision/{rev}",
+        "/api/models/{repo}/tree/{rev}",
+        "/api/models/{repo}/tree/{rev}/d",
+        "/api/models/{repo}/commits/{rev}",
+        "/{repo}/resolve/{rev}/w.txt",
+    ):
+        a = c.get(template.format(repo=pub, rev=private))
+        b = c.get(template.format(repo=pub, rev=ghost))
+        assert a.status_code == b.status_code == 404, (template, a.status_code, a.text)
+        assert a.headers["X-Error-Code"] == b.headers["X-Error-Code"] == "RevisionNotFound"
+        assert a.text.replace(private, "R") == b.text.replace(ghost, "R"), template
+    # Nor through a branch or tag made on it, or as the parent of a commit.
+    r = c.post(f"/api/models/{pub}/branch/from-priv-{who}", json={"startingPoint": private})
+    assert r.status_code in (401, 403, 404), r.text
+    if r.status_code == 404:
+        assert r.headers["X-Error-Code"] == "RevisionNotFound"
+
+
+def _count(html: str, heading: str) -> int:
+    found = re.search(rf">{heading} <span class=\"count\">\((\d+)\)</span>", html)
+    assert found, f"no {heading} count on the page"
+    return int(found.group(1))
+
+
+def _browser(world: World, user: str | None) -> httpx.Client:
+    """A web UI client, signed in as `user` with their password (None: anonymous)."""
+    c = httpx.Client(base_url=world.hub.url, timeout=60)
+    if user is not None:
+        form = c.get("/login").text
+        csrf = re.search(r'name="csrf_token" value="([0-9a-f]+)"', form)
+        assert csrf, form[:500]
+        data = {"csrf_token": csrf.group(1), "username": user, "password": "matrix-password"}
+        assert c.post("/login", data=data).status_code == 303
+    return c
+
+
+@pytest.mark.parametrize("who", ("anonymous", "non-member"))
+def test_web_pages_do_not_reveal_private_repos(world: World, who: str) -> None:
+    """The namespace page (its counts and lists), search and the listings of the web UI follow the same
+    rules as the API: an outsider's pages name no private repo and count none."""
+    outsider = _browser(world, None if who == "anonymous" else world.users["outsider"])
+    member = _browser(world, world.users["member"])
+    world.clients[f"web-{who}"] = outsider  # closed with the world
+    world.clients[f"web-member-{who}"] = member
+    pages = [
+        f"/{world.org}",
+        f"/models?search={world.org}",
+        f"/models?author={world.org}",
+        f"/datasets?author={world.org}",
+        "/models?search=priv&sort=likes",
+        "/",
+    ]
+    for url in pages:
+        r = outsider.get(url)
+        assert r.status_code == 200, (url, r.status_code)
+        assert f"{world.org}/priv" not in r.text and f"{world.org}/dpriv" not in r.text, url
+    # The member sees them (so the check above can fail), and the counts differ by exactly the private repos.
+    mine, theirs = member.get(f"/{world.org}").text, outsider.get(f"/{world.org}").text
+    assert f"{world.org}/priv" in mine and f"{world.org}/dpriv" in mine
+    everything = _ids(world.client("admin").get("/api/models", params={"author": world.org}))
+    hidden = sum(1 for i in everything if world.client("admin").get(f"/api/models/{i}").json()["private"])
+    assert _count(mine, "Models") - _count(theirs, "Models") == hidden > 0
+    assert _count(mine, "Datasets") - _count(theirs, "Datasets") == 1
+    # Its page for the private repo itself: the same answer as a repo that does not exist.
+    a, b = outsider.get(f"/{world.org}/priv"), outsider.get(f"/{world.org}/no-such-repo")
+    assert a.status_code == b.status_code == 404
+    assert _scrub(a.text, "priv") == _scrub(b.text, "no-such-repo")
+
+
+def _scrub(html: str, name: str) -> str:
+    """A page without what changes from one request to the next (CSRF tokens) and the name asked for."""
+    html = re.sub(r'name="csrf_token" value="[0-9a-f]+"', "", html).replace("%2F", "/")
+    return re.sub(rf"(?<![A-Za-z0-9-]){re.escape(name)}(?![A-Za-z0-9-])", "N", html)
+
+
+def _card_repo(world: World, name: str, base: str, dataset: str) -> str:
+    owner = world.client("write-token")
+    _ok(owner.post("/api/repos/create", json={"name": name, "organization": world.org}))
+    card = f"---\nlicense: apache-2.0\nbase_model: {base}\ndatasets:\n- {dataset}\n---\n# {name}\n"
+    _ok(_commit(owner, f"{world.org}/{name}", "README.md", card.encode()))
+    return f"{world.org}/{name}"
+
+
+@pytest.mark.parametrize("who", OUTSIDERS)
+def test_lineage_and_openness_do_not_reveal_private_repos(world: World, who: str) -> None:
+    """A public model whose card names a private base model and a private dataset answers an outsider
+    exactly like one naming repos that do not exist (no license, no 'on this hub', no verdict of them)."""
+    suffix = uuid.uuid4().hex[:6]
+    real = _card_repo(world, f"cites-priv-{suffix}", world.rid("priv"), world.drid("priv"))
+    ghost_base, ghost_ds = f"{world.org}/ghost-model-{suffix}", f"{world.org}/ghost-data-{suffix}"
+    fake = _card_repo(world, f"cites-ghost-{suffix}", ghost_base, ghost_ds)
+    c = world.client(who)
+
+    def same(path: str) -> None:
+        a = _ok(c.get(f"/api/models/{real}/{path}"))
+        b = _ok(c.get(f"/api/models/{fake}/{path}"))
+        a.pop("revision", None)  # the two repos' own commits
+        b.pop("revision", None)
+        text = json.dumps(a, sort_keys=True)
+        for private, missing in (
+            (world.drid("priv"), ghost_ds),
+            (world.rid("priv"), ghost_base),
+            (real, fake),
+        ):
+            text = text.replace(private, missing)
+        assert json.loads(text) == b, f"{path} for {who}:\n{json.dumps(a, indent=1)}\n{b}"
+
+    same("lineage")
+    same("openness")

@@ -44,6 +44,7 @@ class HubServer:
         self.log_path = self.data_dir.parent / f"{self.data_dir.name}-server.log"
         self.worker_log_path = self.data_dir.parent / f"{self.data_dir.name}-worker.log"
         self._migrated = False
+        self.log_level = "warning"  # `omh serve --log-level` (a test may ask for more before `start`)
 
     @property
     def uses_workers(self) -> bool:
@@ -68,7 +69,7 @@ class HubServer:
                 "--data-dir",
                 str(self.data_dir),
                 "--log-level",
-                "warning",
+                self.log_level,
             ],
             env=self.env,
             stdout=log,

@@ -233,11 +233,13 @@ async def org_member(request: Request) -> Response:
 
 # -- tokens --------------------------------------------------------------------------------------------------
 async def _token_caller(request: Request, body: dict[str, Any]) -> Principal | None:
-    """The caller, from the Authorization header or from `username` + `password` in the body."""
+    """The caller, from the Authorization header or from `username` + `password` in the body. Password
+    checks are throttled like web sign-ins (per user name and address, per address; services/sessions.py)."""
     if "password" in body:
         name, password = _str(body, "username", required=True), _str(body, "password", required=True)
         assert name is not None and password is not None
-        return await run_in_threadpool(services(request).auth.password_principal, name, password)
+        ip = request.client.host if request.client is not None else "unknown"
+        return await run_in_threadpool(services(request).sessions.password_principal, name, password, ip)
     return await principal(request)
 
 

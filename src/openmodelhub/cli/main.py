@@ -230,7 +230,12 @@ def scan(
 def release(
     repo_id: str,
     path: str,
-    by: Annotated[str, typer.Option("--by", help="The admin (hub admin or repo owner) releasing the file.")],
+    by: Annotated[
+        str,
+        typer.Option(
+            "--by", help="Who releases the file: a hub admin, the repo owner or an admin of its organization."
+        ),
+    ],
     reason: Annotated[str, typer.Option("--reason", help="Why this file may be served.")] = "",
     repo_type: Annotated[RepoType, typer.Option("--repo-type", help="model or dataset.")] = RepoType.MODEL,
     revision: Annotated[str, typer.Option("--revision")] = "main",

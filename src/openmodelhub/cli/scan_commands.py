@@ -1,6 +1,7 @@
 """What `omh scan` and `omh release` do, kept apart from argument parsing."""
 
 import os
+from dataclasses import replace
 from pathlib import Path
 
 import typer
@@ -9,7 +10,6 @@ from rich.table import Table
 
 from openmodelhub.protocol.names import RepoType
 from openmodelhub.scanners import ScanResult, Verdict, scan_file
-from openmodelhub.services.auth import Principal
 from openmodelhub.services.container import Services
 from openmodelhub.services.errors import NotFound
 
@@ -87,15 +87,11 @@ def release(
     if repo is None:
         raise NotFound(f"no {repo_type.value} repo {repo_id}")
     user = svc.auth.get_user(by)
-    actor = Principal(
-        user_id=user.id,
-        name=user.name,
-        is_admin=user.is_admin,
-        role="write",
-        token_name="omh release",
-        token_created_at="",
-        email=user.email,
-    )
+    # The user with their org roles, as a signed-in caller: scans.release decides (repo admins only).
+    actor = svc.auth.session_principal(user.id)
+    if actor is None:
+        raise NotFound(f"no user named {by!r}")
+    actor = replace(actor, token_name="omh release")
     f = svc.files.resolve_file(repo, revision, path)
     svc.scans.release(
         actor, repo, f.meta.sha256, path, reason or f"released from the CLI on {os.uname().nodename}"

@@ -47,6 +47,33 @@ def validate_name_part(part: str, what: str = "name") -> str:
     return part
 
 
+# First path segments the hub answers itself (its API and protocols, web pages, and names kept for pages to
+# come). A user or organization with one of these names would have a page (`/{name}`) and repos
+# (`/{name}/{repo}`) that collide with the hub's own paths, so accounts cannot take them, in any case.
+# tests/protocol/test_reserved_names.py checks that every literal first segment of the web route table
+# (web/routes.py) is here.
+RESERVED_NAMES = frozenset(
+    {
+        # protocol and API prefixes
+        "api", "lfs", "xet", "git", "oauth", "auth", "storage", "tokens", "invites", "resolve",
+        # repo types and listings
+        "models", "datasets", "spaces", "collections", "papers", "organizations", "orgs", "users",
+        "search", "trending", "tags", "tasks", "licenses",
+        # accounts and sessions
+        "login", "logout", "join", "signup", "register", "password", "me", "account", "profile",
+        "settings", "notifications", "inbox", "admin", "administrator",
+        # pages and files of the web UI
+        "new", "upload", "edit", "docs", "help", "about", "static", "assets", "-", "favicon.ico",
+        "robots.txt", "sitemap.xml", "health", "metrics", "status", "discussions", "likes",
+    }
+)  # fmt: skip
+
+
+def is_reserved_name(name: str) -> bool:
+    """True for a user or organization name the hub keeps for its own paths (case-insensitively)."""
+    return name.lower() in RESERVED_NAMES
+
+
 @dataclass(frozen=True)
 class RepoId:
     namespace: str

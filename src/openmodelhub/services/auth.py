@@ -10,6 +10,7 @@ function seen from a different side. Gated repos add a check on file content, in
 import base64
 import binascii
 import hashlib
+import re
 import secrets
 import threading
 import time
@@ -34,7 +35,13 @@ from openmodelhub.db.models import (
     TokenScope,
     User,
 )
-from openmodelhub.protocol.names import NameError_, RepoId, RepoType, validate_name_part
+from openmodelhub.protocol.names import (
+    NameError_,
+    RepoId,
+    RepoType,
+    is_reserved_name,
+    validate_name_part,
+)
 from openmodelhub.protocol.timefmt import utcnow
 from openmodelhub.services.errors import (
     BadRequest,
@@ -54,6 +61,7 @@ SCOPE_PERMISSIONS = ("read", "write")
 MIN_PASSWORD_LENGTH = 8
 MAX_PASSWORD_LENGTH = 1024
 MAX_SCOPES = 100
+_EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
 _HASHER = PasswordHasher()
 
 
@@ -272,10 +280,7 @@ class AuthService:
         email: str | None = None,
         password: str | None = None,
     ) -> User:
-        try:
-            validate_name_part(name, "user name")
-        except NameError_ as exc:
-            raise BadRequest(str(exc)) from exc
+        check_account_name(name, "user name")
         password_hash = _hash_password(password) if password is not None else None
         taken = f"the name {name!r} is already taken by a user or an organization"
         try:
@@ -384,6 +389,20 @@ class AuthService:
             if s.execute(update(User).where(User.name == name).values(password_hash=hashed)).rowcount == 0:  # type: ignore[attr-defined]
                 raise NotFound(f"no user named {name!r}")
 
+    def update_profile(self, name: str, *, fullname: str, email: str | None) -> None:
+        """Change a user's full name (empty: their user name) and e-mail (None: none)."""
+        fullname = fullname.strip()
+        if len(fullname) > 255:
+            raise BadRequest("a full name must be at most 255 characters")
+        if email is not None:
+            email = email.strip()
+            if len(email) > 255 or not _EMAIL.fullmatch(email):
+                raise BadRequest(f"{email!r} is not an e-mail address (like name@example.org)")
+        with self.hub.write.begin() as s:
+            values = {"fullname": fullname or name, "email": email}
+            if s.execute(update(User).where(User.name == name).values(**values)).rowcount == 0:  # type: ignore[attr-defined]
+                raise NotFound(f"no user named {name!r}")
+
     def verify_password(self, name: str, password: str) -> User:
         """The user, when `password` is theirs; InvalidCredentials otherwise (same answer for an unknown
         user, a user without a password and a wrong password)."""
@@ -403,7 +422,8 @@ class AuthService:
         return user
 
     def password_principal(self, name: str, password: str) -> Principal:
-        """The user as a caller with full rights, after a password check (token management, the web UI)."""
+        """The user as a caller with full rights, after a password check. Not throttled: a password typed by
+        someone (the API, the web UI) is checked through SessionService, which limits failed attempts."""
         user = self.verify_password(name, password)
         return self._principal(user, None, "write", "password", None, ())
 
@@ -697,6 +717,21 @@ class AuthService:
         else:
             scoped = false()
         return or_(public, and_(member, scoped))
+
+
+def check_account_name(name: str, what: str) -> str:
+    """A valid name for a new user or organization: BadRequest when malformed, Conflict when the hub keeps
+    it for its own paths (protocol/names.py RESERVED_NAMES)."""
+    try:
+        validate_name_part(name, what)
+    except NameError_ as exc:
+        raise BadRequest(str(exc)) from exc
+    if is_reserved_name(name):
+        raise Conflict(
+            f"the name {name!r} is reserved: the hub uses /{name.lower()} for its own pages or API; "
+            "choose another name"
+        )
+    return name
 
 
 def _hash_password(password: str) -> str:

@@ -652,10 +652,10 @@ class OpennessService:
 
     def _dataset(self, dataset_id: str) -> DatasetFacts:
         repo = self.repos.find(RepoType.DATASET, dataset_id)
-        if repo is None:
+        if repo is None or repo.private:
+            # The assessment is the same for every caller (and stored): a private dataset must answer like
+            # one that does not exist, or anyone could learn that it does (and is private).
             return DatasetFacts(dataset_id, False)
-        if repo.private:
-            return DatasetFacts(dataset_id, True, readable=False)
         files = self.lineage.head_files(repo)
         meta: dict[str, Any] = {}
         words = 0

@@ -13,8 +13,14 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from openmodelhub.db.models import Namespace, Organization, OrgMembership, Repo, User
-from openmodelhub.protocol.names import NameError_, validate_name_part
-from openmodelhub.services.auth import ORG_ROLES, Access, AuthService, Principal, namespace_access
+from openmodelhub.services.auth import (
+    ORG_ROLES,
+    Access,
+    AuthService,
+    Principal,
+    check_account_name,
+    namespace_access,
+)
 from openmodelhub.services.errors import BadRequest, Conflict, Forbidden, NotFound
 from openmodelhub.services.hub import Hub
 
@@ -74,10 +80,7 @@ class OrgService:
         owner = owner or (principal.name if principal else None)
         if owner is None:
             raise BadRequest("an organization needs an owner")
-        try:
-            validate_name_part(name, "organization name")
-        except NameError_ as exc:
-            raise BadRequest(str(exc)) from exc
+        check_account_name(name, "organization name")
         if len(fullname) > 255:
             raise BadRequest("'fullname' must be at most 255 characters")
         user = self.auth.get_user(owner)

@@ -15,9 +15,9 @@ from sqlalchemy.exc import IntegrityError
 from openmodelhub.db.models import AuditEvent, Blob, QuarantineRelease, Repo, ScanRecord
 from openmodelhub.scanners import ScanResult, Verdict, scan_file, scan_fileobj
 from openmodelhub.scanners.types import SCANNER_VERSION
-from openmodelhub.services.auth import Principal
+from openmodelhub.services.auth import Access, Principal, repo_access
 from openmodelhub.services.content import ContentService
-from openmodelhub.services.errors import FileQuarantined, Forbidden
+from openmodelhub.services.errors import FileQuarantined, Forbidden, RepoNotFound
 from openmodelhub.services.hub import Hub
 
 
@@ -186,12 +186,12 @@ class ScanService:
             return s.get(QuarantineRelease, (repo.id, sha256)) is not None
 
     def release(self, principal: Principal | None, repo: Repo, sha256: str, path: str, reason: str) -> None:
-        """Serve quarantined content in this repo from now on; only the repo's owner or a hub admin may."""
-        if (
-            principal is None
-            or not principal.can_write
-            or not (principal.is_admin or principal.name == repo.namespace)
-        ):
+        """Serve quarantined content in this repo from now on: repo admins only (`repo_access` ADMIN: the
+        owner, admins of the repo's organization, hub admins; with a write token)."""
+        access = repo_access(principal, repo)
+        if access == Access.NONE:
+            raise RepoNotFound()  # a private repo the caller cannot read does not exist for them
+        if principal is None or access < Access.ADMIN:
             raise Forbidden("Only a repo admin or a hub admin can release a quarantined file")
         with self.hub.write.begin() as s:
             if s.get(QuarantineRelease, (repo.id, sha256)) is None:

@@ -13,6 +13,7 @@ import hashlib
 import hmac
 import math
 import secrets
+from dataclasses import replace
 from datetime import datetime, timedelta
 
 from sqlalchemy import delete, func, select
@@ -68,6 +69,15 @@ class SessionService:
         """Check a password (throttled) and open a session: (new cookie value, who)."""
         user = self.check_password(username, password, ip)
         return self.start(user.id)
+
+    def password_principal(self, username: str, password: str, ip: str) -> Principal:
+        """The user as a caller with full rights, after a throttled password check (`POST /api/tokens` with
+        a user name and password): the same limit as signing in to the web UI, counted in the same rows."""
+        user = self.check_password(username, password, ip)
+        principal = self.auth.session_principal(user.id)
+        if principal is None:  # deleted between the check and now
+            raise InvalidCredentials("Invalid username or password")
+        return replace(principal, token_name="password")
 
     def check_password(self, username: str, password: str, ip: str) -> User:
         """The user, when the password is theirs; InvalidCredentials otherwise, and TooManyRequests after

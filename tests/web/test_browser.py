@@ -12,35 +12,19 @@ from playwright.sync_api import Browser, Page, expect
 from safetensors.numpy import save as save_safetensors
 
 from tests.support.server import HubServer
+from tests.web.browser import PAGE_WIDTH, UNLABELLED, sign_in, sign_up
 from tests.web.conftest import Shots
 from tests.web.support import PASSWORD, api, unique, user_with_token
 
 
-def _sign_up(page: Page, hub: HubServer, name: str) -> None:
-    page.goto(f"{hub.url}/join")
-    page.get_by_label("Username").fill(name)
-    page.get_by_label("Password", exact=True).fill(PASSWORD)
-    page.get_by_label("Repeat the password").fill(PASSWORD)
-    page.get_by_role("button", name="Create my account").click()
-    expect(page.locator(".nav-user")).to_have_text(name)
-
-
-def _sign_in(page: Page, hub: HubServer, name: str) -> None:
-    page.goto(f"{hub.url}/login")
-    page.get_by_label("Username").fill(name)
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
-    expect(page.locator(".nav-user")).to_have_text(name)
-
-
-def test_sign_up_sign_out_and_sign_in(page: Page, shots: Shots, web_hub: HubServer) -> None:
+def test_sign_up_sign_out_andsign_in(page: Page, shots: Shots, web_hub: HubServer) -> None:
     name = unique("browser")
     page.goto(f"{web_hub.url}/")
     shots("home-anonymous")
     page.get_by_role("link", name="Sign up").click()
     expect(page).to_have_url(f"{web_hub.url}/join")
     shots("join-form")
-    _sign_up(page, web_hub, name)
+    sign_up(page, web_hub, name)
     shots("signed-up")
     cookie = next(c for c in page.context.cookies() if c["name"] == "omh_session")
     assert cookie["httpOnly"] is True and cookie["sameSite"] == "Lax" and cookie["secure"] is False
@@ -53,14 +37,14 @@ def test_sign_up_sign_out_and_sign_in(page: Page, shots: Shots, web_hub: HubServ
     page.get_by_role("button", name="Sign in").click()
     expect(page.get_by_role("alert")).to_contain_text("Invalid username or password")
     shots("wrong-password")
-    _sign_in(page, web_hub, name)
+    sign_in(page, web_hub, name)
     after = next(c for c in page.context.cookies() if c["name"] == "omh_session")
     assert after["value"] != cookie["value"]  # a new session id at each sign-in
     shots("signed-in")
 
 
 def test_a_form_without_its_csrf_token_is_refused(page: Page, shots: Shots, web_hub: HubServer) -> None:
-    _sign_up(page, web_hub, unique("csrf"))
+    sign_up(page, web_hub, unique("csrf"))
     page.goto(f"{web_hub.url}/new")
     page.get_by_label("Repo name").fill("never-made")
     page.evaluate("document.querySelector('main form input[name=csrf_token]').value = 'forged'")
@@ -102,7 +86,7 @@ def test_a_malicious_card_renders_inert(page: Page, shots: Shots, web_hub: HubSe
     hf = api(web_hub, token)
     hf.create_repo(repo_id)
     hf.upload_file(path_or_fileobj=EVIL_CARD.encode(), path_in_repo="README.md", repo_id=repo_id)
-    _sign_in(page, web_hub, user)
+    sign_in(page, web_hub, user)
     page.goto(f"{web_hub.url}/{repo_id}")
     expect(page.get_by_role("heading", name="Innocent card")).to_be_visible()
     page.wait_for_load_state("load")
@@ -197,7 +181,7 @@ def test_file_viewer_json_and_safetensors(page: Page, shots: Shots, web_hub: Hub
 
 def test_upload_a_file_in_the_browser(page: Page, shots: Shots, web_hub: HubServer, tmp_path: Path) -> None:
     user, token, repo_id = _model_repo(web_hub)
-    _sign_in(page, web_hub, user)
+    sign_in(page, web_hub, user)
     page.goto(f"{web_hub.url}/{repo_id}/tree/main")
     page.get_by_role("link", name="Upload files").click()
     local = tmp_path / "tokenizer.json"
@@ -213,10 +197,6 @@ def test_upload_a_file_in_the_browser(page: Page, shots: Shots, web_hub: HubServ
     hf = api(web_hub, token)
     assert "tokenizer.json" in hf.list_repo_files(repo_id)
     assert hf.list_repo_commits(repo_id)[0].title == "Add the tokenizer from the browser"
-
-
-_UNLABELLED = """() => [...document.querySelectorAll('input:not([type=hidden]), select, textarea')]
-    .filter(el => el.labels.length === 0 && !el.getAttribute('aria-label')).map(el => el.name || el.id)"""
 
 
 def test_keyboard_and_labels(page: Page, shots: Shots, web_hub: HubServer) -> None:
@@ -240,11 +220,11 @@ def test_keyboard_and_labels(page: Page, shots: Shots, web_hub: HubServer) -> No
     expect(page.locator(".nav-user")).to_have_text(user)
     for path in ("/new", "/models", f"/{repo_id}/upload/main", f"/{repo_id}/new/main"):
         page.goto(f"{web_hub.url}{path}")
-        assert page.evaluate(_UNLABELLED) == [], path
+        assert page.evaluate(UNLABELLED) == [], path
     page.get_by_role("button", name="Sign out").click()
     for path in ("/login", "/join", "/models"):
         page.goto(f"{web_hub.url}{path}")
-        assert page.evaluate(_UNLABELLED) == [], path
+        assert page.evaluate(UNLABELLED) == [], path
     # The revision menu opens and closes from the keyboard.
     page.goto(f"{web_hub.url}/{repo_id}/tree/main")
     page.locator(".rev-switcher summary").focus()
@@ -284,7 +264,7 @@ def test_phone_width_has_no_horizontal_scroll(browser: Browser, web_hub: HubServ
             ("login", "/login"),
         ):
             page.goto(f"{web_hub.url}{path}")
-            width = page.evaluate("document.documentElement.scrollWidth")
+            width = page.evaluate(PAGE_WIDTH)
             assert width <= 390, f"{path} is {width}px wide at a 390px viewport"
             shots(f"390px-{label}")
     finally:

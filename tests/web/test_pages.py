@@ -300,7 +300,7 @@ def test_edit_new_file_and_upload_from_forms(web_hub: HubServer, owner: Owner) -
         data={"csrf_token": web.csrf(upload_page), "summary": "Proposal", "create_pr": "1"},
         files=[("files", ("proposal.md", b"hi\n", "text/markdown"))],
     )
-    assert as_pr.status_code == 303 and "/tree/refs%2Fpr%2F" in as_pr.headers["location"]
+    assert as_pr.status_code == 303 and as_pr.headers["location"] == f"/{repo_id}/discussions/1"
     refs = hf.list_repo_refs(repo_id, include_pull_requests=True)
     assert [r.ref for r in refs.pull_requests] == ["refs/pr/1"]
     assert "proposal.md" not in hf.list_repo_files(repo_id)

@@ -410,7 +410,7 @@ class BrowseService:
         create_pr: bool = False,
     ) -> CommitResult:
         """Upload files sent by a browser form as one commit on `branch` (or a pull request)."""
-        self.repos.auth.require_write(principal, repo)
+        self._require_commit(principal, repo, create_pr)
         if not files:
             raise BadRequest("Choose at least one file to upload")
         limit = self.hub.settings.max_commit_body_bytes
@@ -444,7 +444,7 @@ class BrowseService:
     ) -> CommitResult:
         """Create or replace one text file from the browser's editor. With `parent_commit` (the commit the
         editor was opened on), a branch that moved since is a ParentCommitMismatch, not a silent overwrite."""
-        self.repos.auth.require_write(principal, repo)
+        self._require_commit(principal, repo, create_pr)
         path = _check_path(path)
         data = text.encode("utf-8")
         if len(data) > EDIT_LIMIT:
@@ -457,6 +457,15 @@ class BrowseService:
             operations=[AddFile(path=path, blob=blob, sent_as_lfs=False)],
         )
         return self.commits.create_commit(principal, repo, branch, request, create_pr=create_pr)
+
+    def _require_commit(self, principal: Principal | None, repo: Repo, create_pr: bool) -> None:
+        """Commits to a branch are for the repo's writers; a pull request for anyone who may open one
+        (services/discussions.py; the commit checks it again in its own transaction)."""
+        discussions = self.commits.discussions
+        if create_pr and discussions is not None:
+            discussions.require_contribute(principal, repo)
+        else:
+            self.repos.auth.require_write(principal, repo)
 
     def editable_text(self, principal: Principal | None, repo: Repo, revision: str, path: str) -> FilePreview:
         """A file the editor can open: readable, text, at most EDIT_LIMIT bytes (BadRequest otherwise)."""

@@ -61,6 +61,21 @@ def new_file(r: Any, rev: str = DEFAULT_BRANCH, path: str = "") -> str:
     return f"{repo(r)}/new/{_rev(rev)}{tail}"
 
 
+def settings(r: Any) -> str:
+    return f"{repo(r)}/settings"
+
+
+def access_requests(r: Any, status: str | None = None, page: int = 1) -> str:
+    url = f"{repo(r)}/access-requests"
+    query = [(k, v) for k, v in (("status", status), ("p", page if page > 1 else None)) if v]
+    return f"{url}?{urlencode(query)}" if query else url
+
+
+def gate(r: Any) -> str:
+    """Where the access form of a gated repo is sent (not `/ask-access`: that is the API's own path)."""
+    return f"{repo(r)}/gate"
+
+
 def namespace(name: str) -> str:
     return f"/{quote(name)}"
 
@@ -85,3 +100,44 @@ def safe_next(value: str | None, default: str = "/") -> str:
     if any(c in value for c in "\\\r\n\t"):
         return default
     return value
+
+
+def discussions(r: Any, status: str = "", kind: str = "", page: int = 1) -> str:
+    """The Community tab: discussions and pull requests, optionally filtered (`status`, `kind`)."""
+    query = [(k, v) for k, v in (("status", status), ("type", kind), ("p", page if page > 1 else "")) if v]
+    url = f"{repo(r)}/discussions"
+    return f"{url}?{urlencode(query)}" if query else url
+
+
+def new_discussion(r: Any) -> str:
+    return f"{repo(r)}/discussions/new"
+
+
+def discussion(r: Any, num: int, files: bool = False) -> str:
+    """A discussion or pull request; with `files`, the pull request's "Files changed" view."""
+    return f"{repo(r)}/discussions/{int(num)}" + ("/files" if files else "")
+
+
+def discussion_action(r: Any, num: int, action: str) -> str:
+    """Where a discussion's forms post: comment, status, title, merge, comment/{id}/edit..."""
+    return f"{discussion(r, num)}/{action}"
+
+
+def settings_profile() -> str:
+    return "/settings/profile"
+
+
+def settings_tokens() -> str:
+    return "/settings/tokens"
+
+
+def settings_orgs() -> str:
+    return "/settings/organizations"
+
+
+def new_org() -> str:
+    return "/organizations/new"
+
+
+def org_members(org: str) -> str:
+    return f"/organizations/{quote(org)}/members"

@@ -1,5 +1,16 @@
-"""Page handlers. Importing this package registers every page's route (web/routes.py)."""
+"""Page handlers. Importing this package registers every page's route (web/routes.py).
 
-from openmodelhub.web.pages import account, edit, listing, repo, static
+The import order is the order of the repo tabs the modules add: discussions before repo_settings."""
 
-__all__ = ["account", "edit", "listing", "repo", "static"]
+from openmodelhub.web.pages import (
+    account,
+    discussions,
+    edit,
+    listing,
+    repo,
+    repo_settings,
+    settings,
+    static,
+)
+
+__all__ = ["account", "discussions", "edit", "listing", "repo", "repo_settings", "settings", "static"]

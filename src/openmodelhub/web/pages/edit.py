@@ -1,5 +1,6 @@
 """Changing repos from the browser: a new repo, uploading files, editing or creating a text file. Each
-change is one commit through services/commits.py (or a pull request, once the hub supports them)."""
+change is one commit through services/commits.py, or a pull request (`create_pr`) whose page the browser
+lands on. Those who may not write to a repo may still edit its files: their change opens a pull request."""
 
 from starlette.responses import Response
 
@@ -16,6 +17,22 @@ from openmodelhub.web.routes import page, repo_page
 
 def _prs_supported(p: Page) -> bool:
     return hasattr(p.svc, "discussions")
+
+
+def _require_commit_or_pr(p: Page, view: RepoView) -> bool:
+    """Writers may commit; anyone else who may open pull requests may edit, as a pull request (True)."""
+    if view.can_write or not _prs_supported(p):
+        p.svc.repos.auth.require_write(p.principal, view.repo)
+        return False
+    p.svc.discussions.require_contribute(p.principal, view.repo)
+    return True
+
+
+def _after_commit(p: Page, view: RepoView, result: CommitResult, fallback: str) -> Response:
+    """Where a browser commit lands: the pull request it opened, or `fallback` (the file or folder)."""
+    if result.pr_num is not None:
+        return p.redirect(urls.discussion(view.repo, result.pr_num))
+    return p.redirect(fallback)
 
 
 def _owners(p: Page) -> list[str]:
@@ -87,12 +104,7 @@ def upload(p: Page, repo_type: RepoType, ns: str, name: str, rev: str, path: str
         )
     except HubError as exc:
         return p.form_error("upload.html", exc, view=view, values=values, prs=_prs_supported(p))
-    return p.redirect(urls.tree(view.repo, _landed_on(result, rev), folder))
-
-
-def _landed_on(result: CommitResult, rev: str) -> str:
-    """The revision a browser commit landed on: the pull request it opened, or the branch."""
-    return f"refs/pr/{result.pr_num}" if result.pr_num is not None else rev
+    return _after_commit(p, view, result, urls.tree(view.repo, rev, folder))
 
 
 @repo_page("edit/{rev}/{*path}", methods=("GET", "POST"), auth=True)
@@ -101,7 +113,7 @@ def edit(p: Page, repo_type: RepoType, ns: str, name: str, rev: str, path: str) 
     view = repo_view(
         p, repo_type, ns, name, tab="files", rev=rev, switch=lambda r, ref: urls.edit(r, ref, path)
     )
-    p.svc.repos.auth.require_write(p.principal, view.repo)
+    pr_only = _require_commit_or_pr(p, view)
     if p.request.method == "GET":
         current = p.svc.browse.editable_text(p.principal, view.repo, rev, path)
         values = {
@@ -112,9 +124,15 @@ def edit(p: Page, repo_type: RepoType, ns: str, name: str, rev: str, path: str) 
             "parent": current.commit,
         }
         return p.render(
-            "edit.html", view=view, values=values, error=None, creating=False, prs=_prs_supported(p)
+            "edit.html",
+            view=view,
+            values=values,
+            error=None,
+            creating=False,
+            prs=_prs_supported(p),
+            pr_only=pr_only,
         )
-    return _save(p, view, rev, creating=False, original=path)
+    return _save(p, view, rev, creating=False, original=path, pr_only=pr_only)
 
 
 @repo_page("new/{rev}/{*path}", methods=("GET", "POST"), auth=True)
@@ -123,7 +141,7 @@ def new_file(p: Page, repo_type: RepoType, ns: str, name: str, rev: str, path: s
     view = repo_view(
         p, repo_type, ns, name, tab="files", rev=rev, switch=lambda r, ref: urls.new_file(r, ref, path)
     )
-    p.svc.repos.auth.require_write(p.principal, view.repo)
+    pr_only = _require_commit_or_pr(p, view)
     if p.request.method == "GET":
         folder = path.strip("/")
         values = {
@@ -134,12 +152,20 @@ def new_file(p: Page, repo_type: RepoType, ns: str, name: str, rev: str, path: s
             "parent": p.svc.repos.branch_head(view.repo, rev),
         }
         return p.render(
-            "edit.html", view=view, values=values, error=None, creating=True, prs=_prs_supported(p)
+            "edit.html",
+            view=view,
+            values=values,
+            error=None,
+            creating=True,
+            prs=_prs_supported(p),
+            pr_only=pr_only,
         )
-    return _save(p, view, rev, creating=True, original=None)
+    return _save(p, view, rev, creating=True, original=None, pr_only=pr_only)
 
 
-def _save(p: Page, view: RepoView, rev: str, *, creating: bool, original: str | None) -> Response:
+def _save(
+    p: Page, view: RepoView, rev: str, *, creating: bool, original: str | None, pr_only: bool = False
+) -> Response:
     values = {k: p.field(k) for k in ("path", "content", "summary", "description", "parent")}
     path = values["path"].strip().strip("/") if creating else (original or "")
     content = values["content"]
@@ -167,10 +193,16 @@ def _save(p: Page, view: RepoView, rev: str, *, creating: bool, original: str | 
             values["summary"].strip() or f"{action} {path}",
             values["description"],
             parent_commit=values["parent"] or None,
-            create_pr=p.field("create_pr") == "1",
+            create_pr=pr_only or p.field("create_pr") == "1",
         )
     except HubError as exc:
         return p.form_error(
-            "edit.html", exc, view=view, values=values, creating=creating, prs=_prs_supported(p)
+            "edit.html",
+            exc,
+            view=view,
+            values=values,
+            creating=creating,
+            prs=_prs_supported(p),
+            pr_only=pr_only,
         )
-    return p.redirect(urls.blob(view.repo, _landed_on(result, rev), path))
+    return _after_commit(p, view, result, urls.blob(view.repo, rev, path))

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote
 
+from markupsafe import Markup
 from starlette.responses import FileResponse, Response, StreamingResponse
 
 from openmodelhub.db.models import Repo
@@ -48,6 +49,9 @@ REPO_TABS: list[Tab] = [
     Tab("files", "Files and versions", lambda r: urls.tree(r)),
     Tab("commits", "Commits", lambda r: urls.commits(r)),
 ]
+# Boxes shown above the card, as HTML (None: nothing to show); pages/repo_settings.py adds the access gate
+# of gated repos. Each gets the page, the view and the card's metadata.
+CARD_PANELS: list[Callable[[Page, "RepoView", dict[str, Any]], Markup | None]] = []
 
 
 @dataclass
@@ -161,6 +165,7 @@ def repo_home(p: Page, repo_type: RepoType, ns: str, name: str) -> Response:
         sidebar=sidebar(metadata, repo),
         snippets=[(s, highlight_lines(s.code, lang=s.language)) for s in code],
         last=p.svc.files.commit_info(commit),
+        panels=[x for x in (panel(p, view, metadata) for panel in CARD_PANELS) if x is not None],
     )
 
 
@@ -217,7 +222,8 @@ def blob(p: Page, repo_type: RepoType, ns: str, name: str, rev: str, path: str) 
         preview=preview,
         lines=lines,
         crumbs=_breadcrumbs(view.repo, rev, path),
-        can_edit=view.can_write
+        # Readers who are signed in may edit too: their change opens a pull request (web/pages/edit.py).
+        can_edit=(view.can_write or p.principal is not None)
         and on_branch
         and preview.kind in ("text", "json")
         and preview.size <= EDIT_LIMIT,

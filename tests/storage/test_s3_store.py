@@ -232,6 +232,42 @@ def test_direct_put_is_published_only_after_the_check(store: S3BlobStore) -> Non
     assert store.direct_publish(sha, len(data)) == BlobInfo(sha, len(data), git_blob_sha1(data))
 
 
+def test_a_scope_publishes_only_what_was_staged_under_it(store: S3BlobStore, big: bytes) -> None:
+    """The hub scopes direct uploads by repo: one repo's verify must not publish (or, once published,
+    claim) bytes that a client uploaded for another repo."""
+    data = os.urandom(50_000)
+    sha = _sha256(data)
+    r = httpx.put(store.direct_put_url(sha, ttl=60, scope="r1"), content=data, timeout=30)
+    assert r.status_code == 200, r.text
+    assert store.direct_publish(sha, len(data), scope="r2") is None  # staged for r1, not r2
+    assert not store.exists(sha)
+    assert store.direct_publish(sha, len(data), scope="r1") == BlobInfo(sha, len(data), git_blob_sha1(data))
+    # Published now; r2 still gets nothing until its own client uploads the bytes...
+    assert store.direct_publish(sha, len(data), scope="r2") is None
+    r = httpx.put(store.direct_put_url(sha, ttl=60, scope="r2"), content=os.urandom(len(data)), timeout=30)
+    with pytest.raises(ChecksumError):  # ...and they must be the right bytes
+        store.direct_publish(sha, len(data), scope="r2")
+    r = httpx.put(store.direct_put_url(sha, ttl=60, scope="r2"), content=data, timeout=30)
+    assert store.direct_publish(sha, len(data), scope="r2") == BlobInfo(sha, len(data), git_blob_sha1(data))
+    assert store.staged() == []
+
+    # Multipart: completing needs the scope it was started under.
+    bsha = _sha256(big)
+    urls = store.direct_multipart_start(bsha, "scoped1", 3, ttl=60, scope="r1")
+    etags = [
+        httpx.put(url, content=big[n * MIN_PART : (n + 1) * MIN_PART], timeout=30).headers["ETag"]
+        for n, url in enumerate(urls)
+    ]
+    with pytest.raises(FileNotFoundError):
+        store.direct_multipart_complete(bsha, "scoped1", etags, scope="r2")
+    store.direct_multipart_complete(bsha, "scoped1", etags, scope="r1")
+    assert store.direct_publish(bsha, len(big), scope="r2") is None
+    info = store.direct_publish(bsha, len(big), scope="r1")
+    assert info is not None and info.sha256 == bsha
+    with pytest.raises(ValueError):
+        store.direct_put_url(sha, ttl=60, scope="../r1")
+
+
 def test_direct_multipart_upload(store: S3BlobStore, big: bytes) -> None:
     sha = _sha256(big)
     chunk = MIN_PART

@@ -577,7 +577,7 @@ async def lfs(request: Request, p: RepoPath) -> Response:
     if p.action == "verify":
         _, repo = await _repo(request, p, write=True)
         body = await read_json(request)
-        await run_in_threadpool(svc.uploads.verify, body.get("oid"), body.get("size"))
+        await run_in_threadpool(svc.uploads.verify, repo, body.get("oid"), body.get("size"))
         return JSON({"success": True}, media_type="application/vnd.git-lfs+json")
     body = await read_json(request)
     operation = body.get("operation")

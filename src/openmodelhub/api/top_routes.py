@@ -174,10 +174,15 @@ async def agent_harnesses(request: Request) -> Response:
 async def lfs_put(request: Request) -> Response:
     svc = services(request)
     oid, size_text = request.path_params["oid"], request.path_params["size"]
+    # The URL names the repo the batch API signed it for: the upload is recorded there (services/uploads.py).
+    repo_text = request.query_params.get("repo", "")
     svc.uploads.check_signature(
-        "put", f"{oid}:{size_text}", request.query_params.get("exp"), request.query_params.get("sig")
+        "put",
+        f"{oid}:{size_text}:{repo_text}",
+        request.query_params.get("exp"),
+        request.query_params.get("sig"),
     )
-    size = int(size_text)
+    size, repo_id = int(size_text), int(repo_text)
     writer = svc.uploads.object_writer(oid, size)
     try:
         await stream_into(request, writer.write)
@@ -187,7 +192,7 @@ async def lfs_put(request: Request) -> Response:
     except BaseException:
         writer.abort()
         raise
-    await run_in_threadpool(svc.uploads.finish_object, writer, oid)
+    await run_in_threadpool(svc.uploads.finish_object, writer, oid, repo_id)
     return JSON({"success": True})
 
 
@@ -260,9 +265,13 @@ async def lfs_part(request: Request) -> Response:
 async def lfs_complete(request: Request) -> Response:
     svc = services(request)
     upload_id = request.path_params["upload_id"]
+    repo_text, via = request.query_params.get("repo", ""), request.query_params.get("via", "")
     svc.uploads.check_signature(
-        "complete", upload_id, request.query_params.get("exp"), request.query_params.get("sig")
+        "complete",
+        f"{upload_id}:{repo_text}:{via}",
+        request.query_params.get("exp"),
+        request.query_params.get("sig"),
     )
     body = await read_json(request)
-    await run_in_threadpool(svc.uploads.complete_multipart, upload_id, body.get("parts"))
+    await run_in_threadpool(svc.uploads.complete_multipart, upload_id, body.get("parts"), int(repo_text), via)
     return JSON({"success": True})

@@ -142,6 +142,17 @@ class Blob(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime, default=_now)
 
 
+class RepoContent(Base):
+    """Content (by sha256) that reached a repo: uploaded to it (LFS PUT or multipart, Xet shard) or committed
+    in it. Stored bytes are shared by every repo, so a commit or an LFS batch of a repo may only name content
+    listed here or in the repo's history: knowing a sha256 is not having the bytes (docs/security.md)."""
+
+    __tablename__ = "repo_content"
+    repo_id: Mapped[int] = mapped_column(ForeignKey("repos.id", ondelete="CASCADE"), primary_key=True)
+    sha256: Mapped[str] = mapped_column(String(64), primary_key=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=_now)
+
+
 class LfsMultipartUpload(Base):
     __tablename__ = "lfs_multipart_uploads"
     id: Mapped[str] = mapped_column(String(32), primary_key=True)

@@ -161,11 +161,14 @@ class AccessService:
         """An LFS batch download answer without links to content `repo` does not hold: those objects get
         the same error as content that was never uploaded."""
         objects = answer.get("objects") or []
-        offered = [o["oid"] for o in objects if isinstance(o, dict) and "actions" in o]
-        held = self.in_repo(repo, offered)
+
+        def stored(o: Any) -> bool:  # offered, or refused as quarantined: either way, the hub has it
+            return isinstance(o, dict) and ("actions" in o or (o.get("error") or {}).get("code") == 403)
+
+        held = self.in_repo(repo, [o["oid"] for o in objects if stored(o)])
         for o in objects:
-            if isinstance(o, dict) and "actions" in o and o["oid"] not in held:
-                del o["actions"]
+            if stored(o) and o["oid"] not in held:
+                o.pop("actions", None)
                 o["error"] = {"code": 404, "message": "Object does not exist"}
         return answer
 

@@ -40,6 +40,7 @@ from openmodelhub.services.ndjson import (
     base64_decoded_size,
     iter_base64,
 )
+from openmodelhub.services.repo_content import RepoContents, record_in
 from openmodelhub.services.repos import HEADS, RepoService, ensure_blob_rows, sync_repo_tags
 from openmodelhub.services.scans import ScanService
 from openmodelhub.services.trees import LfsRules, TreeBuilder, commit_message, make_commit
@@ -54,6 +55,7 @@ class AddFile:
     path: str
     blob: BlobInfo
     sent_as_lfs: bool
+    claimed_size: int | None = None  # an lfsFile's `size` (checked once the object is known to be the repo's)
 
 
 @dataclass
@@ -115,6 +117,7 @@ class CommitService:
         self.scans = scans
         self.jobs = jobs
         self.discussions = discussions
+        self.contents = RepoContents(hub, repos)
 
     # -- reading the wire format ---------------------------------------------------------------------------
     def read_ndjson(self, body: BinaryIO) -> CommitRequest:
@@ -187,7 +190,8 @@ class CommitService:
         return AddFile(path=path, blob=blob, sent_as_lfs=False)
 
     def _lfs_file(self, value: dict[str, Any]) -> AddFile:
-        """An LFS file: accepted only when its object was uploaded and verified before."""
+        """An LFS file: accepted only when its object was uploaded and verified before (to the repo of the
+        commit: `create_commit` checks that, then the size)."""
         path = _check_path(value.get("path"))
         oid, size, algo = value.get("oid"), value.get("size"), value.get("algo", "sha256")
         if algo != "sha256" or not isinstance(oid, str) or not HEX64.match(oid.lower()):
@@ -199,10 +203,8 @@ class CommitService:
         info = content.info(oid.lower())
         # touch, not exists: content stored long ago must not be garbage-collected while this commit is made
         if info is None or not content.touch(info.sha256):
-            raise LfsObjectNotFound(f"{path}: LFS object {oid} has not been uploaded (through LFS or Xet)")
-        if size is not None and size != info.size:
-            raise SizeMismatch(f"{path}: LFS object {oid} has {info.size} bytes, the commit says {size}")
-        return AddFile(path=path, blob=info, sent_as_lfs=True)
+            raise LfsObjectNotFound(_not_uploaded(path, oid.lower()))
+        return AddFile(path=path, blob=info, sent_as_lfs=True, claimed_size=size)
 
     @staticmethod
     def _deletion(value: dict[str, Any], *, folder: bool) -> DeletePath:
@@ -266,6 +268,7 @@ class CommitService:
             if key in seen:
                 raise DuplicatePath(f"{op.path!r} appears more than once in this commit")
             seen.add(key)
+        self._check_lfs_objects(repo, request)
         ref_name = branch if branch.startswith("refs/") else HEADS + branch
         if create_pr:
             head = self._pr_base(repo, branch, request.parent_commit)
@@ -299,6 +302,23 @@ class CommitService:
                     f"The branch {branch!r} moved to {head} while this commit was being made; fetch and retry"
                 )
         raise ParentCommitMismatch(f"The branch {branch!r} is too busy; retry the commit")
+
+    def _check_lfs_objects(self, repo: Repo, request: CommitRequest) -> None:
+        """Every lfsFile must name content uploaded to this repo or already in its history: the bytes are
+        stored once for the whole hub, and a sha256 (shown in a gated repo's tree, or guessed) is not the
+        bytes. Content of other repos gets the same answer as content never uploaded, so nothing leaks."""
+        lfs = [op for op in request.operations if isinstance(op, AddFile) and op.sent_as_lfs]
+        if not lfs:
+            return
+        held = self.contents.holds(repo, {op.blob.sha256 for op in lfs})
+        for op in lfs:
+            if op.blob.sha256 not in held:
+                raise LfsObjectNotFound(_not_uploaded(op.path, op.blob.sha256))
+            if op.claimed_size is not None and op.claimed_size != op.blob.size:
+                raise SizeMismatch(
+                    f"{op.path}: LFS object {op.blob.sha256} has {op.blob.size} bytes, "
+                    f"the commit says {op.claimed_size}"
+                )
 
     def _try_commit(
         self,
@@ -347,6 +367,8 @@ class CommitService:
             with self.hub.write.begin() as s:
                 for blob, oid, as_lfs in blob_rows:
                     ensure_blob_rows(s, blob.sha256, blob.size, blob.git_sha1, [(oid, as_lfs)])
+                # Its LFS files are the repo's now: later commits and uploads find them with one lookup.
+                record_in(s, repo.id, [blob.sha256 for blob, _, as_lfs in blob_rows if as_lfs])
                 self.git.add_objects(s, [*trees, commit])
                 if landing is None or not landing.opens:
                     moved = s.execute(
@@ -447,6 +469,13 @@ class CommitService:
         paths = [e.path for e in self.git.iter_tree(tree_oid, recursive=True) if not e.is_dir]
         facts.tags.extend(t for t in relation_tags(facts.card_data, paths, config) if t not in facts.tags)
         return facts
+
+
+def _not_uploaded(path: str, oid: str) -> str:
+    return (
+        f"{path}: LFS object {oid} has not been uploaded to this repo: upload it first "
+        "(through the LFS batch API or Xet)"
+    )
 
 
 def _file_at(git: GitStore, tree_oid: str, path: str) -> tuple[int, str] | None:

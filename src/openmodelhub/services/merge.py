@@ -25,6 +25,7 @@ from openmodelhub.services.auth import Principal
 from openmodelhub.services.errors import BadRequest, Conflict, MergeConflict, RevisionNotFound
 from openmodelhub.services.gitstore import MODE_DIR, GitStore
 from openmodelhub.services.hub import Hub
+from openmodelhub.services.repo_content import record_in
 from openmodelhub.services.repos import HEADS, RepoService, sync_repo_tags
 from openmodelhub.services.trees import make_commit
 
@@ -252,6 +253,7 @@ class MergeService:
             facts = (
                 self.commits.card_facts(repo, result.tree) if target_ref == HEADS + DEFAULT_BRANCH else None
             )
+            landed = self._landed_lfs(self.git.commit_tree(target), result.tree)
             try:
                 with self.hub.write.begin() as s:
                     self.git.add_objects(s, [*result.new_trees, commit])
@@ -271,6 +273,7 @@ class MergeService:
                         s.rollback()
                         continue
                     s.add(RepoCommit(repo_id=repo.id, commit_oid=new_oid))
+                    record_in(s, repo.id, landed)  # services/repo_content.py
                     event = self.discussions.mark_merged_in(s, d, who, new_oid, text)
                     values: dict[str, Any] = {"last_modified": stamp}
                     if facts is not None:
@@ -288,3 +291,8 @@ class MergeService:
             background.after_commit(self.jobs, repo, new_oid)
             return MergeOutcome(commit=new_oid, event=view)
         raise Conflict(f"The branch of pull request #{num} is too busy to merge now; retry")
+
+    def _landed_lfs(self, before: str, after: str) -> set[str]:
+        """sha256 of the LFS files the merge brings onto the target branch (recorded as repo content)."""
+        oids = [c.new[1] for c in tree_changes(self.git, before, after) if c.new is not None]
+        return {m.sha256 for m in self.git.blob_metas(oids).values() if m.is_lfs}

@@ -14,6 +14,7 @@ from typing import Any
 
 import pathspec
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 
 from openmodelhub.db.models import Blob, LfsMultipartUpload, Repo
 from openmodelhub.protocol.digests import HEX64
@@ -27,10 +28,12 @@ from openmodelhub.services.errors import (
     InvalidPath,
     LfsObjectNotFound,
     NotFound,
+    RepoNotFound,
     SizeMismatch,
 )
 from openmodelhub.services.gitstore import GitStore
 from openmodelhub.services.hub import Hub
+from openmodelhub.services.repo_content import RepoContents, record_in
 from openmodelhub.services.repos import RepoService, ensure_blob_rows
 from openmodelhub.services.scans import ScanService
 from openmodelhub.storage import BlobInfo, ChecksumError, DirectUploads
@@ -38,6 +41,12 @@ from openmodelhub.storage.base import BlobWriter
 
 MAX_PREUPLOAD_FILES = 1000
 MAX_BATCH_OBJECTS = 1000
+
+
+def _scope(repo_id: int) -> str:
+    """The staging scope of direct uploads for a repo: bytes staged for one repo are published only by a
+    verify or completion for that repo."""
+    return f"r{repo_id}"
 
 
 @dataclass(frozen=True)
@@ -55,6 +64,7 @@ class UploadService:
         self.scans = scans
         self.multipart_dir = hub.settings.tmp_dir / "multipart"
         self.content = ContentService.of(hub)
+        self.contents = RepoContents(hub, repos)
         self.multipart_dir.mkdir(parents=True, exist_ok=True)
 
     # -- preupload -----------------------------------------------------------------------------------------
@@ -142,10 +152,19 @@ class UploadService:
             raise BadRequest(f"'objects' must be a list of at most {MAX_BATCH_OBJECTS} items")
         transfers = transfers if isinstance(transfers, list) else ["basic"]
         multipart_ok = "multipart" in transfers
+        if not all(isinstance(obj, dict) for obj in objects):
+            raise BadRequest("each LFS object must be {oid, size}")
+        oids = {o["oid"] for o in objects if isinstance(o.get("oid"), str) and HEX64.match(o["oid"])}
+        stored_of = {oid: self._stored(oid) for oid in oids}
+        # An upload is needed unless the content is this repo's already: stored bytes of another repo count
+        # as missing, so the answer tells nothing about other repos (the PUT then checks the client's bytes).
+        held = (
+            self.contents.holds(repo, [oid for oid, info in stored_of.items() if info is not None])
+            if operation == "upload"
+            else set()
+        )
         out = []
         for obj in objects:
-            if not isinstance(obj, dict):
-                raise BadRequest("each LFS object must be {oid, size}")
             oid, size = obj.get("oid"), obj.get("size")
             if not isinstance(oid, str) or not HEX64.match(oid) or not isinstance(size, int) or size < 0:
                 out.append(
@@ -156,7 +175,7 @@ class UploadService:
                     }
                 )
                 continue
-            stored = self._stored(oid)
+            stored = stored_of[oid]
             item: dict[str, Any] = {"oid": oid, "size": size, "authenticated": True}
             if operation == "download":
                 quarantined = stored is not None and self._quarantined(repo, oid)
@@ -168,7 +187,7 @@ class UploadService:
                     item["actions"] = {
                         "download": {"href": f"{base_url}/lfs/objects/{oid}?{self.sign('get', oid)}"}
                     }
-            elif stored is not None:
+            elif stored is not None and oid in held:
                 if stored.size != size:
                     item["error"] = {
                         "code": 422,
@@ -178,17 +197,21 @@ class UploadService:
                 verify = {"href": f"{repo_url}.git/info/lfs/verify"}
                 threshold = self.hub.settings.lfs_multipart_threshold
                 direct = self._direct()
-                if direct is not None:
-                    upload = self._direct_upload(direct, base_url, oid, size, multipart_ok)
+                # Bytes stored already (for another repo) go through the hub, which checks them as they
+                # arrive: the store's own staging area would not tell whether this client had them.
+                if direct is not None and stored is None:
+                    upload = self._direct_upload(direct, base_url, oid, size, multipart_ok, repo.id)
                     if isinstance(upload, str):
                         item["error"] = {"code": 422, "message": upload}
                     else:
                         item["actions"] = {"upload": upload, "verify": verify}
                 elif multipart_ok and size >= threshold:
-                    item["actions"] = {"upload": self._multipart(base_url, oid, size), "verify": verify}
+                    item["actions"] = {
+                        "upload": self._multipart(base_url, oid, size, repo.id),
+                        "verify": verify,
+                    }
                 else:
-                    subject = f"{oid}:{size}"
-                    href = f"{base_url}/lfs/objects/{oid}/{size}?{self.sign('put', subject)}"
+                    href = f"{base_url}/lfs/objects/{oid}/{size}?{self.put_query(oid, size, repo.id)}"
                     item["actions"] = {"upload": {"href": href}, "verify": verify}
             out.append(item)
         return {"transfer": "basic", "objects": out, "hash_algo": "sha256"}
@@ -204,7 +227,16 @@ class UploadService:
         """Content whose bytes are stored: uploaded through LFS (a blob) or through Xet (xorbs)."""
         return self.content.info(sha256)
 
-    def _multipart(self, base_url: str, oid: str, size: int) -> dict[str, Any]:
+    def put_query(self, oid: str, size: int, repo_id: int) -> str:
+        """The query of a signed single-PUT URL: it names the repo the upload is for (recorded on success)."""
+        return f"repo={repo_id}&{self.sign('put', f'{oid}:{size}:{repo_id}')}"
+
+    def complete_query(self, upload_id: str, repo_id: int, via: str) -> str:
+        """The query of a signed multipart completion URL; `via` is "hub" (parts stored by the hub) or
+        "direct" (parts uploaded straight into the object store)."""
+        return f"repo={repo_id}&via={via}&{self.sign('complete', f'{upload_id}:{repo_id}:{via}')}"
+
+    def _multipart(self, base_url: str, oid: str, size: int, repo_id: int) -> dict[str, Any]:
         chunk = self.hub.settings.lfs_multipart_chunk_size
         upload_id = uuid.uuid4().hex
         with self.hub.write.begin() as s:
@@ -215,7 +247,9 @@ class UploadService:
             header[str(n)] = (
                 f"{base_url}/lfs/multipart/{upload_id}/{n}?{self.sign('part', f'{upload_id}:{n}')}"
             )
-        href = f"{base_url}/lfs/multipart/{upload_id}/complete?{self.sign('complete', upload_id)}"
+        href = (
+            f"{base_url}/lfs/multipart/{upload_id}/complete?{self.complete_query(upload_id, repo_id, 'hub')}"
+        )
         return {"href": href, "header": header}
 
     # -- direct uploads into the object store ---------------------------------------------------------------
@@ -228,7 +262,7 @@ class UploadService:
         return None
 
     def _direct_upload(
-        self, direct: DirectUploads, base_url: str, oid: str, size: int, multipart_ok: bool
+        self, direct: DirectUploads, base_url: str, oid: str, size: int, multipart_ok: bool, repo_id: int
     ) -> dict[str, Any] | str:
         """The batch `upload` action for one object: a presigned PUT, or presigned part URLs and our own
         signed completion URL. A string: why this object cannot be uploaded."""
@@ -240,40 +274,44 @@ class UploadService:
                 settings.lfs_multipart_chunk_size, direct.min_part_size, math.ceil(size / direct.max_parts)
             )
             upload_id = uuid.uuid4().hex
-            urls = direct.direct_multipart_start(oid, upload_id, max(1, math.ceil(size / chunk)), ttl)
+            parts = max(1, math.ceil(size / chunk))
+            urls = direct.direct_multipart_start(oid, upload_id, parts, ttl, _scope(repo_id))
             with self.hub.write.begin() as s:
                 s.add(LfsMultipartUpload(id=upload_id, sha256=oid, size=size, chunk_size=chunk))
             header = {"chunk_size": str(chunk), **{str(n): url for n, url in enumerate(urls, 1)}}
-            href = f"{base_url}/lfs/multipart/{upload_id}/complete?{self.sign('complete', upload_id)}"
+            query = self.complete_query(upload_id, repo_id, "direct")
+            href = f"{base_url}/lfs/multipart/{upload_id}/complete?{query}"
             return {"href": href, "header": header}
         if size > direct.max_put_size:
             return f"object {oid} is larger than {direct.max_put_size} bytes: upload it in parts (multipart)"
-        return {"href": direct.direct_put_url(oid, ttl)}
+        return {"href": direct.direct_put_url(oid, ttl, _scope(repo_id))}
 
-    def _publish_direct(self, direct: DirectUploads, oid: str, size: int) -> BlobInfo | None:
-        """Check the bytes a client uploaded into the store for `oid` and publish them (None: nothing was
-        uploaded)."""
+    def _publish_direct(self, direct: DirectUploads, oid: str, size: int, repo_id: int) -> BlobInfo | None:
+        """Check the bytes a client uploaded into the store for `oid` and publish them for `repo_id` (None:
+        nothing was uploaded)."""
         try:
-            info = direct.direct_publish(oid, size)
+            info = direct.direct_publish(oid, size, _scope(repo_id))
         except ChecksumError as exc:
             if exc.kind == "size":
                 raise SizeMismatch(f"LFS object {oid}: {exc}") from exc
             raise ChecksumMismatch(f"LFS object {oid}: {exc}") from exc
         if info is not None:
-            self._record(info)
+            self._record(info, repo_id)
         return info
 
-    def _complete_direct(self, direct: DirectUploads, up: LfsMultipartUpload, parts: list[Any]) -> BlobInfo:
+    def _complete_direct(
+        self, direct: DirectUploads, up: LfsMultipartUpload, parts: list[Any], repo_id: int
+    ) -> BlobInfo:
         etags = [str(p.get("etag", "")) for p in sorted(parts, key=lambda p: int(p["partNumber"]))]
         try:
-            direct.direct_multipart_complete(up.sha256, up.id, etags)
+            direct.direct_multipart_complete(up.sha256, up.id, etags, _scope(repo_id))
         except FileNotFoundError as exc:
             raise BadRequest(
                 "This multipart upload is unknown to the object store (finished or expired)"
             ) from exc
         except ChecksumError as exc:
             raise BadRequest(f"The parts do not match what was uploaded: {exc}") from exc
-        info = self._publish_direct(direct, up.sha256, up.size)
+        info = self._publish_direct(direct, up.sha256, up.size, repo_id)
         if info is None:  # completed a moment ago, yet gone: another completion published and removed it
             raise LfsObjectNotFound(f"LFS object {up.sha256} was not found after its upload was completed")
         with self.hub.write.begin() as s:
@@ -288,8 +326,8 @@ class UploadService:
             raise BadRequest("not a sha256 object id")
         return self.hub.blobs.writer(size)
 
-    def finish_object(self, writer: BlobWriter, oid: str) -> BlobInfo:
-        """Verify the uploaded bytes against the oid, publish them and record the object."""
+    def finish_object(self, writer: BlobWriter, oid: str, repo_id: int) -> BlobInfo:
+        """Verify the uploaded bytes against the oid, publish them and record the object for `repo_id`."""
         try:
             info = writer.commit(oid)
         except ChecksumError as exc:
@@ -298,12 +336,18 @@ class UploadService:
             raise ChecksumMismatch(str(exc)) from exc
         finally:
             writer.abort()
-        self._record(info)
+        self._record(info, repo_id)
         return info
 
-    def _record(self, info: BlobInfo) -> None:
+    def _record(self, info: BlobInfo, repo_id: int) -> None:
+        """Record verified content, and that it reached `repo_id` (whose later commits may then name it)."""
         with self.hub.write.begin() as s:
             ensure_blob_rows(s, info.sha256, info.size, info.git_sha1, [])
+        try:
+            with self.hub.write.begin() as s:
+                record_in(s, repo_id, [info.sha256])
+        except IntegrityError as exc:  # the repo was deleted since the URL was signed
+            raise RepoNotFound("The repo this upload was for no longer exists") from exc
 
     def multipart_upload(self, upload_id: str) -> LfsMultipartUpload:
         with self.hub.read() as s:
@@ -321,7 +365,7 @@ class UploadService:
             raise BadRequest(f"part number must be between 1 and {parts}")
         return up.chunk_size if part < parts else up.size - up.chunk_size * (parts - 1)
 
-    def complete_multipart(self, upload_id: str, parts: Any) -> BlobInfo:
+    def complete_multipart(self, upload_id: str, parts: Any, repo_id: int, via: str = "hub") -> BlobInfo:
         up = self.multipart_upload(upload_id)
         count = max(1, math.ceil(up.size / up.chunk_size))
         if not isinstance(parts, list) or len(parts) != count:
@@ -334,8 +378,10 @@ class UploadService:
         if numbers != list(range(1, count + 1)):
             raise BadRequest("parts must be numbered 1..N, each once")
         direct = self._direct()
-        if direct is not None:
-            return self._complete_direct(direct, up, parts)
+        if direct is not None and via == "direct":
+            return self._complete_direct(direct, up, parts, repo_id)
+        if via == "direct":
+            raise BadRequest("This hub no longer takes uploads straight into its object store; start again")
         etags = {p["partNumber"]: str(p.get("etag", "")).strip('"') for p in parts}
         writer = self.hub.blobs.writer(up.size)
         try:
@@ -356,7 +402,7 @@ class UploadService:
         except Exception:
             writer.abort()
             raise
-        info = self.finish_object(writer, up.sha256)
+        info = self.finish_object(writer, up.sha256, repo_id)
         shutil.rmtree(self.multipart_dir / upload_id, ignore_errors=True)
         with self.hub.write.begin() as s:
             row = s.get(LfsMultipartUpload, upload_id)
@@ -364,7 +410,9 @@ class UploadService:
                 s.delete(row)
         return info
 
-    def verify(self, oid: Any, size: Any) -> None:
+    def verify(self, repo: Repo, oid: Any, size: Any) -> None:
+        """The batch API's `verify` action: the object was uploaded to `repo` (content stored for other repos
+        only is answered as not uploaded, so this is no way to learn what the hub holds)."""
         if not isinstance(oid, str) or not HEX64.match(oid):
             raise BadRequest("'oid' must be a sha256 hex digest")
         stored = self._stored(oid)
@@ -373,10 +421,10 @@ class UploadService:
             # Uploaded straight into the object store: checked (size, then sha256) and published now.
             if not isinstance(size, int) or isinstance(size, bool) or size < 0:
                 raise BadRequest("'size' must be a non-negative integer")
-            if self._publish_direct(direct, oid, size) is None:
+            if self._publish_direct(direct, oid, size, repo.id) is None:
                 raise LfsObjectNotFound(f"LFS object {oid} has not been uploaded")
             return
-        if stored is None:
+        if stored is None or oid not in self.contents.holds(repo, [oid]):
             raise LfsObjectNotFound(f"LFS object {oid} has not been uploaded")
         if isinstance(size, int) and stored.size != size:
             raise SizeMismatch(f"LFS object {oid} has {stored.size} bytes, not {size}")

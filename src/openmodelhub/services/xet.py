@@ -638,10 +638,13 @@ class XetService:
     """Tokens and the CAS endpoints, with their authorization checks."""
 
     def __init__(self, hub: Hub, git: GitStore, repos: "RepoService") -> None:
+        from openmodelhub.services.repo_content import RepoContents  # it imports services that import this
+
         self.hub = hub
         self.git = git
         self.repos = repos
         self.store = XetStore.of(hub)
+        self.contents = RepoContents(hub, repos)
         self._commit_files = _Lru(256)
 
     @property
@@ -730,6 +733,9 @@ class XetService:
                 raise XetDataInvalid(f"shard rejected: xorb {hash_to_hex(x.xorb_hash)} is not stored")
         files: list[StoredFile] = []
         referenced: set[bytes] = {x.xorb_hash for x in shard.xorbs}
+        # Content the token's repo may name in its commits from now on: every file the shard proved (its
+        # chunk hashes match the stored xorbs and its file hash; new files also hash to their sha256).
+        reached: list[str] = []
         for n, info in enumerate(shard.files):
             referenced |= {e.xorb_hash for e in info.entries}
             if not info.entries:
@@ -739,6 +745,7 @@ class XetService:
                 raise XetDataInvalid(f"shard rejected: file {n} has no valid sha256")
             known = self.store.file(sha256)
             if known is not None and known.file_hash == hash_to_hex(info.file_hash):
+                reached.append(sha256)
                 continue
             candidate = StoredFile(sha256, hash_to_hex(info.file_hash), info.size, "", info.entries)
             for h in candidate.xorb_hashes:
@@ -755,7 +762,12 @@ class XetService:
             files.append(
                 StoredFile(sha256, candidate.file_hash, info.size, digest.git_sha1, candidate.segments)
             )
+            reached.append(sha256)
         self.store.record_files(files, referenced, token.repo_id)
+        try:
+            self.contents.record(token.repo_id, reached)
+        except IntegrityError as exc:  # the repo was deleted while its token was still valid
+            raise NotFound(f"{token.repo_name} no longer exists") from exc
         return len(shard.files)
 
     # -- global dedup --------------------------------------------------------------------------------------

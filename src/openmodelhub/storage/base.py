@@ -174,7 +174,11 @@ class DirectUploads(abc.ABC):
     """A store clients can upload into directly, with presigned URLs (S3), instead of through the hub.
 
     Uploaded bytes land in a staging area under the sha256 they claim; nothing is visible under a blob key
-    until `direct_publish` streamed the staged bytes through the size and sha256 check."""
+    until `direct_publish` streamed the staged bytes through the size and sha256 check.
+
+    A `scope` (letters, digits, at most 16) tags what is staged for one purpose (the hub uses the repo the
+    upload is for): `direct_publish` with a scope only looks at bytes staged under that scope, so one repo's
+    verify never publishes bytes another repo's client is still uploading."""
 
     # The store's limits (S3's): largest single PUT, smallest part (all but the last), most parts.
     max_put_size: int = 5 * 1024**3
@@ -182,25 +186,27 @@ class DirectUploads(abc.ABC):
     max_parts: int = 10_000
 
     @abc.abstractmethod
-    def direct_put_url(self, sha256: str, ttl: int) -> str:
+    def direct_put_url(self, sha256: str, ttl: int, scope: str = "") -> str:
         """A presigned URL for one PUT of the whole object (no other header needed) into staging."""
 
     @abc.abstractmethod
-    def direct_multipart_start(self, sha256: str, name: str, parts: int, ttl: int) -> list[str]:
+    def direct_multipart_start(
+        self, sha256: str, name: str, parts: int, ttl: int, scope: str = ""
+    ) -> list[str]:
         """Start a multipart upload into staging, named `name` (unique per upload); returns the presigned
         URLs of parts 1..`parts`, in order. Each part answer carries the part's ETag."""
 
     @abc.abstractmethod
-    def direct_multipart_complete(self, sha256: str, name: str, etags: list[str]) -> None:
+    def direct_multipart_complete(self, sha256: str, name: str, etags: list[str], scope: str = "") -> None:
         """Assemble the parts of upload `name` (ETags in part order). Raises ChecksumError when the store
         does not have these parts, FileNotFoundError when there is no such upload."""
 
     @abc.abstractmethod
-    def direct_multipart_abort(self, sha256: str, name: str) -> None:
+    def direct_multipart_abort(self, sha256: str, name: str, scope: str = "") -> None:
         """Drop the parts of upload `name` (nothing happens if there is no such upload)."""
 
     @abc.abstractmethod
-    def direct_publish(self, sha256: str, size: int) -> BlobInfo | None:
+    def direct_publish(self, sha256: str, size: int, scope: str = "") -> BlobInfo | None:
         """Check what was uploaded for `sha256` (size, then digest, by streaming it) and publish it under
         its key. None when nothing was uploaded; ChecksumError when nothing uploaded matches (the
         mismatching uploads are dropped). An object already published is checked the same way."""

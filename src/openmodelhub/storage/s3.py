@@ -329,15 +329,20 @@ class S3BlobStore(BlobStore, DirectUploads):
     def _staging_key(self, name: str) -> str:
         return f"{self.prefix}staging/{name}"
 
-    def _direct_prefix(self, sha256: str) -> str:
+    def _direct_prefix(self, sha256: str, scope: str | None = None) -> str:
+        """Where direct uploads of `sha256` are staged: all of them (scope None) or those of one scope."""
         if not HEX64.match(sha256):
             raise ValueError(f"not a sha256 hex digest: {sha256!r}")
-        return f"{self.prefix}staging/direct/{sha256}/"
+        if scope is None:
+            return f"{self.prefix}staging/direct/{sha256}/"
+        if not re.fullmatch(r"[0-9A-Za-z]{0,16}", scope):
+            raise ValueError(f"not an upload scope: {scope!r}")
+        return f"{self.prefix}staging/direct/{sha256}/{scope or '_'}/"
 
-    def _direct_key(self, sha256: str, name: str) -> str:
+    def _direct_key(self, sha256: str, name: str, scope: str = "") -> str:
         if not re.fullmatch(r"[0-9A-Za-z_]{1,64}", name):
             raise ValueError(f"not an upload name: {name!r}")
-        return self._direct_prefix(sha256) + _stamped(name)
+        return self._direct_prefix(sha256, scope) + _stamped(name)
 
     def _call(self, what: str, fn: Callable[[], T], *, missing: str | None = None) -> T:
         """Run one S3 request. A missing object is FileNotFoundError when `missing` names it; everything else
@@ -588,8 +593,8 @@ class S3BlobStore(BlobStore, DirectUploads):
         )
 
     # -- DirectUploads -------------------------------------------------------------------------------------
-    def direct_put_url(self, sha256: str, ttl: int) -> str:
-        key = self._direct_key(sha256, uuid.uuid4().hex)
+    def direct_put_url(self, sha256: str, ttl: int, scope: str = "") -> str:
+        key = self._direct_key(sha256, uuid.uuid4().hex, scope)
         return self._call(
             "presigning an upload URL",
             lambda: self.client.generate_presigned_url(
@@ -597,10 +602,12 @@ class S3BlobStore(BlobStore, DirectUploads):
             ),
         )
 
-    def direct_multipart_start(self, sha256: str, name: str, parts: int, ttl: int) -> list[str]:
+    def direct_multipart_start(
+        self, sha256: str, name: str, parts: int, ttl: int, scope: str = ""
+    ) -> list[str]:
         if not 1 <= parts <= MAX_PARTS:
             raise ValueError(f"a multipart upload has 1 to {MAX_PARTS} parts, not {parts}")
-        key = self._direct_key(sha256, name)
+        key = self._direct_key(sha256, name, scope)
         upload_id = self._call(
             f"starting the multipart upload {key}",
             lambda: self.client.create_multipart_upload(Bucket=self.bucket, Key=key),
@@ -617,16 +624,17 @@ class S3BlobStore(BlobStore, DirectUploads):
             for n in range(1, parts + 1)
         ]
 
-    def _direct_upload_id(self, sha256: str, name: str) -> tuple[str, str]:
-        self._direct_key(sha256, name)  # checks the name
-        ups = [u for u in self._uploads(self._direct_prefix(sha256)) if u["Key"].endswith(f"-{name}")]
+    def _direct_upload_id(self, sha256: str, name: str, scope: str) -> tuple[str, str]:
+        self._direct_key(sha256, name, scope)  # checks the name and scope
+        prefix = self._direct_prefix(sha256, scope)
+        ups = [u for u in self._uploads(prefix) if u["Key"].endswith(f"-{name}")]
         if not ups:
             raise FileNotFoundError(f"no multipart upload {name} for {sha256} in bucket {self.bucket}")
         key = ups[0]["Key"]
         return key, ups[0]["UploadId"]
 
-    def direct_multipart_complete(self, sha256: str, name: str, etags: list[str]) -> None:
-        key, upload_id = self._direct_upload_id(sha256, name)
+    def direct_multipart_complete(self, sha256: str, name: str, etags: list[str], scope: str = "") -> None:
+        key, upload_id = self._direct_upload_id(sha256, name, scope)
         parts = [
             {"PartNumber": n, "ETag": e if e.startswith('"') else f'"{e}"'} for n, e in enumerate(etags, 1)
         ]
@@ -646,9 +654,9 @@ class S3BlobStore(BlobStore, DirectUploads):
         except _STREAM_ERRORS as exc:
             raise _unavailable(f"completing the multipart upload {key}", exc) from exc
 
-    def direct_multipart_abort(self, sha256: str, name: str) -> None:
+    def direct_multipart_abort(self, sha256: str, name: str, scope: str = "") -> None:
         try:
-            key, upload_id = self._direct_upload_id(sha256, name)
+            key, upload_id = self._direct_upload_id(sha256, name, scope)
         except FileNotFoundError:
             return
         with contextlib.suppress(FileNotFoundError):
@@ -658,20 +666,24 @@ class S3BlobStore(BlobStore, DirectUploads):
                 missing=key,
             )
 
-    def direct_publish(self, sha256: str, size: int) -> BlobInfo | None:
+    def direct_publish(self, sha256: str, size: int, scope: str = "") -> BlobInfo | None:
         final = self._key(sha256)
-        head = self._head(final)
-        if head is not None:
-            # Published already (by a concurrent upload, or a crash came before the row was written).
-            info = self._digest(final, int(head["ContentLength"]))
+        published = self._head(final) is not None
+        if published and not scope:
+            # Unscoped: published already (by a concurrent upload, or a crash came before the row was
+            # written) counts as uploaded.
+            head = self._head(final)
+            info = self._digest(final, int(head["ContentLength"]) if head else size)
             if info.sha256 != sha256 or info.size != size:
                 raise ChecksumError(f"the stored object {final} does not match {sha256}/{size}")
-            for obj in self._list(self._direct_prefix(sha256)):
+            for obj in self._list(self._direct_prefix(sha256, scope)):
                 self._delete_key(obj["Key"])
             self.touch(sha256)  # about to be committed: keep it from a concurrent garbage collection
             return info
+        # Scoped, the bytes must have been uploaded under this scope, whether or not the object is
+        # published already: having uploaded them is what entitles the scope (a repo) to the content.
         candidates = sorted(
-            self._list(self._direct_prefix(sha256)), key=lambda o: o["LastModified"], reverse=True
+            self._list(self._direct_prefix(sha256, scope)), key=lambda o: o["LastModified"], reverse=True
         )
         error: ChecksumError | None = None
         for obj in candidates:
@@ -687,6 +699,8 @@ class S3BlobStore(BlobStore, DirectUploads):
                 continue
             if self._head(final) is None:
                 self._copy(key, final, size)
+            else:
+                self.touch(sha256)  # about to be committed: keep it from a concurrent garbage collection
             self._delete_key(key)
             return info
         if error is not None:

@@ -5,6 +5,7 @@ import hashlib
 import io
 import os
 import random
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager
@@ -251,3 +252,31 @@ def test_blob_content_is_indexed_into_xorbs(svc: Services) -> None:
     assert b"".join(svc.xet.store.iter_bytes(f)) == data
     stats = svc.xet.storage_stats()
     assert stats.both_files == 1 and blob.sha256 in stats.both_paths
+
+
+def test_concurrent_indexing_of_the_same_content_chunks_it_once(svc: Services) -> None:
+    """Two jobs for the same content (two commits of one file) take turns: one chunks, the other finds it
+    indexed and returns at once, so the content is never chunked twice at the same time."""
+    token = _token(svc)
+    data = _data(3_000_000, seed=11)
+    blob = svc.hub.blobs.put_bytes(data)
+    from openmodelhub.services.repos import ensure_blob_rows
+
+    with svc.hub.write.begin() as s:
+        ensure_blob_rows(s, blob.sha256, blob.size, blob.git_sha1, [])
+    before = _counts(svc)
+    results: list[object] = []
+    threads = [
+        threading.Thread(target=lambda: results.append(svc.xet.store.index_blob(blob.sha256, token.repo_id)))
+        for _ in range(3)
+    ]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(120)
+    assert len(results) == 3
+    assert sum(r is not None for r in results) == 1, results  # exactly one of them chunked the content
+    with svc.hub.read() as s:
+        assert s.scalar(select(func.count()).select_from(XetFile).where(XetFile.sha256 == blob.sha256)) == 1
+    after = _counts(svc)
+    assert after[0] > before[0]  # xorbs were stored (once: a second chunking would not add rows either)

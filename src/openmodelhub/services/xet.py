@@ -18,6 +18,7 @@ a `XetDataInvalid` (400) and stores nothing.
 """
 
 import base64
+import fcntl
 import hashlib
 import hmac
 import io
@@ -453,7 +454,24 @@ class XetStore:
 
     # -- converting blob content (job `xet_index`) ---------------------------------------------------------
     def index_blob(self, sha256: str, repo_id: int | None) -> StoredFile | None:
-        """Chunk a stored blob into xorbs and record it as a Xet file (idempotent). None: not a blob."""
+        """Chunk a stored blob into xorbs and record it as a Xet file (idempotent). None: not a blob, or
+        indexed already (by this call's wait for another job chunking the same content, see below)."""
+        if not HEX64.match(sha256):
+            raise ValueError(f"not a sha256 hex digest: {sha256!r}")
+        # Two commits of the same content start two jobs; chunking a large file twice at once costs twice the
+        # CPU and memory for nothing. Jobs of this host's processes take turns per content: a file lock of
+        # one of 256 stripes (by the digest's first byte), so the lock files stay few. On several hosts a rare
+        # double run is still correct: the records are idempotent.
+        locks = self.hub.settings.tmp_dir / "xet-index"
+        locks.mkdir(parents=True, exist_ok=True)
+        with open(locks / f"{sha256[:2]}.lock", "a+b") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            try:
+                return self._index_blob(sha256, repo_id)
+            finally:
+                fcntl.flock(lock, fcntl.LOCK_UN)
+
+    def _index_blob(self, sha256: str, repo_id: int | None) -> StoredFile | None:
         with self.hub.read() as s:
             if s.get(XetFile, sha256) is not None:
                 return None

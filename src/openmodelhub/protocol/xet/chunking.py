@@ -16,11 +16,13 @@ same observation; both give the byte-by-byte result.
 """
 
 from collections.abc import Iterator
-from typing import BinaryIO
-
-import numpy as np
+from functools import cache
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 from openmodelhub.protocol.xet.gear import GEAR_TABLE
+
+if TYPE_CHECKING:
+    import numpy as np
 
 TARGET_CHUNK_SIZE = 64 * 1024
 MIN_CHUNK_SIZE = TARGET_CHUNK_SIZE // 8
@@ -29,17 +31,24 @@ MAX_CHUNK_SIZE = TARGET_CHUNK_SIZE * 2
 MASK = 0xFFFF_0000_0000_0000
 HASH_WINDOW = 64
 
-_TABLE = np.array(GEAR_TABLE, dtype=np.uint64)
-# h & MASK == 0  <=>  h < 2**48
-_MATCH_LIMIT = np.uint64(1 << 48)
 # Positions hashed per numpy pass; bounds the temporary arrays (8 bytes per position, two of them) to ~16 MiB.
 _BLOCK = 1 << 20
 _READ_SIZE = 8 << 20
 
 
-def _window_hashes(buf: bytes) -> np.ndarray:
+@cache
+def _numpy() -> tuple[Any, Any, Any]:
+    """numpy, the gear table as uint64 and the match limit (h & MASK == 0  <=>  h < 2**48). Imported on first
+    use: numpy costs every process ~17 MB, and only the ones that chunk need it."""
+    import numpy
+
+    return numpy, numpy.array(GEAR_TABLE, dtype=numpy.uint64), numpy.uint64(1 << 48)
+
+
+def _window_hashes(buf: bytes) -> "np.ndarray":
     """The gear hash over the last 64 bytes ending at every position of `buf` (fewer at the very start)."""
-    h = _TABLE[np.frombuffer(buf, dtype=np.uint8)]
+    np, table, _ = _numpy()
+    h = table[np.frombuffer(buf, dtype=np.uint8)]
     width = 1
     while width < HASH_WINDOW:
         # h_{2w}[i] = (h_w[i - w] << w) + h_w[i]; the right side is materialised before the in-place add.
@@ -76,8 +85,9 @@ class Chunker:
         # Positions inside `pending` were already tested against this same chunk start; only the new block's
         # positions need hashes, and for those the 63 bytes before the block are enough.
         prefix = pending[-(HASH_WINDOW - 1) :]
+        np, _, match_limit = _numpy()
         hashes = _window_hashes(prefix + block)[len(prefix) :]
-        candidates = np.flatnonzero(hashes < _MATCH_LIMIT) + base  # a boundary would follow these positions
+        candidates = np.flatnonzero(hashes < match_limit) + base  # a boundary would follow these positions
 
         combined = pending + block
         total = len(combined)

@@ -126,9 +126,20 @@ def serve(
             http="httptools",
         )
         return
+    import gc
+
     from granian import Granian
     from granian.constants import Interfaces, Loops
     from granian.log import LogLevels
+
+    # Workers are forked from this process: what it has imported, they share (copy-on-write) instead of each
+    # importing it again, so the app's modules are loaded here first...
+    import openmodelhub.api.app
+    import openmodelhub.web.pages  # noqa: F401
+
+    # ...and kept out of the garbage collector's sight, whose passes would write to (and so copy) them.
+    gc.collect()
+    gc.freeze()
 
     Granian(
         target,

@@ -300,7 +300,9 @@ ROUTES = [
     Route(
         "discussion-title",
         W,
-        _req("POST", "/api/models/{rid}/discussions/1/title", json=lambda w, k, who, n: {"title": f"t{n}"}),
+        _req(
+            "POST", "/api/models/{rid}/discussions/1/title", json=lambda w, k, who, n: {"title": f"title {n}"}
+        ),
     ),
     Route("like", CONTRIB, _req("POST", "/api/models/{rid}/like")),
     Route("unlike", CONTRIB, _req("DELETE", "/api/models/{rid}/like")),

@@ -39,6 +39,7 @@ from openmodelhub.services.auth import Principal
 from openmodelhub.services.commits import AddFile, CommitRequest
 from openmodelhub.services.container import Services
 from openmodelhub.services.fsck import FsckReport, fsck
+from openmodelhub.services.repo_content import record_in
 from openmodelhub.services.repos import ensure_blob_rows
 from openmodelhub.settings import Settings
 from openmodelhub.storage import LocalBlobStore
@@ -559,8 +560,11 @@ def test_content_committed_again_during_a_repair_is_kept(hub: Hub, monkeypatch: 
         monkeypatch.setattr(svc.hub.blobs, "touch_after", timedelta(0))  # renew even a young object
     data = b"uploaded long ago, never committed" * 10
     info = svc.hub.blobs.put_bytes(data)
+    repo = svc.repos.find(RepoType.MODEL, "alice/tiny")
+    assert repo is not None
     with svc.hub.write.begin() as s:
         ensure_blob_rows(s, info.sha256, info.size, info.git_sha1, [])
+        record_in(s, repo.id, [info.sha256])  # uploaded to this repo (services/repo_content.py)
     ages = Ages(svc)
     ages.make_old(info.sha256)
     marker = svc.hub.blobs.put_bytes(b"fresh").sha256
@@ -586,8 +590,6 @@ def test_content_committed_again_during_a_repair_is_kept(hub: Hub, monkeypatch: 
     assert "used again during this run" in finding.message
     assert svc.hub.blobs.exists(info.sha256)
 
-    repo = svc.repos.find(RepoType.MODEL, "alice/tiny")
-    assert repo is not None
     svc.commits.create_commit(
         _actor(svc, "alice"), repo, "main", CommitRequest(summary="lfs", operations=[*pending])
     )

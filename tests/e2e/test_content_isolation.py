@@ -9,12 +9,8 @@ stored once, and uploading content a repo has already needs no transfer.
 """
 
 import hashlib
-import json
 import os
-import textwrap
-import time
 from pathlib import Path
-from typing import Any
 
 import httpx
 import pytest
@@ -30,7 +26,7 @@ from tests.support.rawhub import (
     lfs_line,
     ndjson,
 )
-from tests.support.server import HubServer, run_client
+from tests.support.server import HubServer, client_result
 
 MiB = 1 << 20
 
@@ -161,21 +157,6 @@ UPLOAD = """
 """
 
 
-def _client(hub: HubServer, tmp: Path, args: list[Any], *, xet: bool) -> Any:
-    env = {
-        "HF_ENDPOINT": hub.url,
-        "HF_XET_CACHE": str(tmp / f"xet-cache-{time.monotonic_ns()}"),
-        "HF_HUB_DISABLE_PROGRESS_BARS": "1",
-        "HF_XET_TELEMETRY_ENABLED": "false",
-    }
-    if not xet:
-        env["HF_HUB_DISABLE_XET"] = "1"
-    code = textwrap.dedent(UPLOAD).replace("ARGS", f"json.loads(r'''{json.dumps(args)}''')")
-    out = run_client("import json\n" + code, env).stdout
-    line = next(x for x in reversed(out.splitlines()) if x.startswith("RESULT="))
-    return json.loads(line[len("RESULT=") :])
-
-
 def test_stock_clients_upload_the_same_file_to_two_repos_and_store_it_once(
     fresh_hub: HubServer, tmp_path: Path
 ) -> None:
@@ -208,11 +189,11 @@ def test_stock_clients_upload_the_same_file_to_two_repos_and_store_it_once(
         path = files[via]
         sha = _sha(path.read_bytes())
         s0 = stored()
-        _client(hub, tmp_path, [f"alice/{via}-one", str(path), "w.bin", alice, xet], xet=xet)
+        client_result(hub, tmp_path, UPLOAD, [f"alice/{via}-one", str(path), "w.bin", alice, xet], xet=xet)
         s1 = stored()
         assert s1 - s0 >= size * 0.9, (via, s0, s1)
         # Another user's repo: the client uploads (the hub asks for the bytes), nothing new is stored.
-        _client(hub, tmp_path, [f"bob/{via}-two", str(path), "w.bin", bob, xet], xet=xet)
+        client_result(hub, tmp_path, UPLOAD, [f"bob/{via}-two", str(path), "w.bin", bob, xet], xet=xet)
         assert stored() - s1 < 0.01 * size, (via, s1, stored())
         for repo_id, token in ((f"alice/{via}-one", alice), (f"bob/{via}-two", bob)):
             r = httpx.get(
@@ -235,8 +216,12 @@ def test_stock_clients_upload_the_same_file_to_two_repos_and_store_it_once(
         rh.close()
     # A re-upload to the same repo under another path goes through without new bytes.
     s2 = stored()
-    _client(hub, tmp_path, ["alice/lfs-one", str(files["lfs"]), "copy.bin", alice, False], xet=False)
-    _client(hub, tmp_path, ["alice/xet-one", str(files["xet"]), "copy.bin", alice, True], xet=True)
+    client_result(
+        hub, tmp_path, UPLOAD, ["alice/lfs-one", str(files["lfs"]), "copy.bin", alice, False], xet=False
+    )
+    client_result(
+        hub, tmp_path, UPLOAD, ["alice/xet-one", str(files["xet"]), "copy.bin", alice, True], xet=True
+    )
     assert stored() - s2 < 0.01 * size
 
 

@@ -11,7 +11,7 @@
 - content uploaded through Git LFS is chunked into the same store, so Xet clients download and dedup it.
 
 huggingface_hub reads HF_ENDPOINT and HF_HUB_DISABLE_XET at import time: clients of the test's own hubs run in
-a subprocess (`run_client`), each with its own hf_xet cache so that downloads really go to the hub.
+a subprocess (`client_result`), each with its own hf_xet cache so that downloads really go to the hub.
 """
 
 import hashlib
@@ -27,7 +27,7 @@ import httpx
 import pytest
 
 from openmodelhub.protocol.xet import XetPacker, build_xorb, chunk_bytes, hash_to_hex
-from tests.support.server import HubServer, run_client
+from tests.support.server import HubServer, client_result
 from tests.support.stored import lfs_redirects
 
 MiB = 1 << 20
@@ -48,22 +48,6 @@ def _files_of(root: Path) -> dict[str, str]:
         for p in sorted(root.rglob("*"))
         if p.is_file() and not p.relative_to(root).as_posix().startswith(".cache/")
     }
-
-
-def _client(hub: HubServer, tmp: Path, code: str, args: Any, *, xet: bool = True) -> Any:
-    """Run client code against `hub`; it prints `RESULT=<json>` last."""
-    env = {
-        "HF_ENDPOINT": hub.url,
-        "HF_XET_CACHE": str(tmp / f"xet-cache-{time.monotonic_ns()}"),
-        "HF_HUB_DISABLE_PROGRESS_BARS": "1",
-        "HF_XET_TELEMETRY_ENABLED": "false",
-    }
-    if not xet:
-        env["HF_HUB_DISABLE_XET"] = "1"
-    source = textwrap.dedent(code).replace("ARGS", JSON_ARGS.format(args=json.dumps(args)))
-    out = run_client("import json\n" + source, env).stdout
-    line = next(x for x in reversed(out.splitlines()) if x.startswith("RESULT="))
-    return json.loads(line[len("RESULT=") :])
 
 
 def _get(hub: HubServer, path: str, token: str) -> dict[str, Any]:
@@ -134,7 +118,7 @@ def test_minilm_goes_up_through_xet_and_comes_back_identical_both_ways(
         api.upload_folder(folder_path=folder, repo_id=repo_id, commit_message="Upload MiniLM")
         print("RESULT=" + json.dumps(api.model_info(repo_id).sha))
     """
-    _client(hub, tmp_path, code, [repo_id, str(src), accounts.alice])
+    client_result(hub, tmp_path, code, [repo_id, str(src), accounts.alice])
     stats = _get(hub, f"/api/models/{repo_id}/storage", accounts.alice)
     # The weights went through Xet: they are a Xet file made of stored xorbs (which this repo stored first,
     # unless another test of this session uploaded MiniLM before: Xet deduplicates across repos).
@@ -159,7 +143,7 @@ def test_minilm_goes_up_through_xet_and_comes_back_identical_both_ways(
     results = {}
     for xet in (True, False):
         args = [repo_id, accounts.alice, str(tmp_path / f"cache-{xet}"), str(minilm_dir), xet]
-        results[xet] = _client(hub, tmp_path, DOWNLOAD_AND_EMBED, args, xet=xet)
+        results[xet] = client_result(hub, tmp_path, DOWNLOAD_AND_EMBED, args, xet=xet)
     assert results[True]["files"] == expected
     assert results[False]["files"] == expected
     for xet in (True, False):
@@ -199,7 +183,7 @@ def test_dedup_of_a_256_mib_file(fresh_hub: HubServer, tmp_path: Path) -> None:
     new_bytes = {}
     for label, repo_id, path, name, create in steps:
         before = stored()
-        _client(hub, tmp_path, UPLOAD, [repo_id, str(path), name, alice, create])
+        client_result(hub, tmp_path, UPLOAD, [repo_id, str(path), name, alice, create])
         new_bytes[label] = stored() - before
     print("\nnew stored bytes per step:", json.dumps(new_bytes))
     assert new_bytes["first upload"] >= size
@@ -433,7 +417,7 @@ def test_kill_during_xet_upload_then_resume(fresh_hub: HubServer, tmp_path: Path
     stored_before = xorbs()["xorbs"]
     assert stored_before >= 1
     hub.start()
-    sha = _client(hub, tmp_path, UPLOAD_FOLDER, ["alice/resumed", str(folder), alice])
+    sha = client_result(hub, tmp_path, UPLOAD_FOLDER, ["alice/resumed", str(folder), alice])
     after = xorbs()
     print(f"\nxorbs stored before the crash: {stored_before}; after resuming: {after}")
     # Every xorb stored before the crash was reused, none was sent again; the upload is complete.
@@ -478,7 +462,7 @@ def test_lfs_uploads_are_chunked_into_the_same_store(fresh_hub: HubServer, tmp_p
     path = tmp_path / "w.bin"
     path.write_bytes(os.urandom(12 * MiB))
     sha = _sha256_file(path)
-    _client(hub, tmp_path, LFS_UPLOAD, ["alice/lfs", str(path), alice], xet=False)
+    client_result(hub, tmp_path, LFS_UPLOAD, ["alice/lfs", str(path), alice], xet=False)
     deadline = time.monotonic() + 180
     while _get(hub, "/api/models/alice/lfs/storage", alice)["xet_files"] < 1:  # the xet_index job
         assert time.monotonic() < deadline, "the LFS upload was never chunked into xorbs"
@@ -486,9 +470,9 @@ def test_lfs_uploads_are_chunked_into_the_same_store(fresh_hub: HubServer, tmp_p
     stats = _get(hub, "/api/storage", root)
     assert stats["both_files"] == 1 and sha in stats["both_paths"], stats
     # A Xet client now downloads it through the CAS, and deduplicates a new upload of it against it.
-    assert _client(hub, tmp_path, DOWNLOAD, ["alice/lfs", "w.bin", alice, str(tmp_path / "c")]) == sha
+    assert client_result(hub, tmp_path, DOWNLOAD, ["alice/lfs", "w.bin", alice, str(tmp_path / "c")]) == sha
     before = int(_get(hub, "/api/storage", root)["xorb_bytes"])
-    _client(hub, tmp_path, UPLOAD, ["alice/via-xet", str(path), "w.bin", alice, True])
+    client_result(hub, tmp_path, UPLOAD, ["alice/via-xet", str(path), "w.bin", alice, True])
     assert int(_get(hub, "/api/storage", root)["xorb_bytes"]) - before < 0.01 * path.stat().st_size
 
 

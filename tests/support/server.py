@@ -1,11 +1,14 @@
 """A real `omh serve` process for end-to-end tests, plus helpers to drive the `omh` CLI."""
 
+import json
 import os
 import signal
 import subprocess
 import sys
+import textwrap
 import time
 from pathlib import Path
+from typing import Any
 
 import httpx
 
@@ -178,3 +181,21 @@ def run_client(code: str, env: dict[str, str], timeout: float = 600) -> subproce
     if result.returncode != 0:
         raise AssertionError(f"client script failed ({result.returncode}):\n{result.stdout}\n{result.stderr}")
     return result
+
+
+def client_result(hub: HubServer, tmp: Path, code: str, args: Any, *, xet: bool = True) -> Any:
+    """Run stock-client `code` against `hub` in a fresh interpreter, with `ARGS` in the code replaced by the
+    JSON-decoded `args`, Xet on or off (HF_HUB_DISABLE_XET) and a Xet cache of its own under `tmp`; the code
+    prints `RESULT=<json>` last, and that value is returned."""
+    env = {
+        "HF_ENDPOINT": hub.url,
+        "HF_XET_CACHE": str(tmp / f"xet-cache-{time.monotonic_ns()}"),
+        "HF_HUB_DISABLE_PROGRESS_BARS": "1",
+        "HF_XET_TELEMETRY_ENABLED": "false",
+    }
+    if not xet:
+        env["HF_HUB_DISABLE_XET"] = "1"
+    source = textwrap.dedent(code).replace("ARGS", f"json.loads(r'''{json.dumps(args)}''')")
+    out = run_client("import json\n" + source, env).stdout
+    line = next(x for x in reversed(out.splitlines()) if x.startswith("RESULT="))
+    return json.loads(line[len("RESULT=") :])

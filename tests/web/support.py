@@ -76,11 +76,51 @@ def user_with_token(hub: HubServer, name: str | None = None) -> tuple[str, str]:
     return name, write_token(hub, name)
 
 
-def write_token(hub: HubServer, name: str, password: str = PASSWORD) -> str:
-    """A write token, asked for with the user's password (POST /api/tokens)."""
+def write_token(hub: HubServer, name: str, password: str = PASSWORD, role: str = "write") -> str:
+    """A token (write unless `role` says "read"), asked for with the user's password (POST /api/tokens)."""
     answer = httpx.post(
-        f"{hub.url}/api/tokens", json={"username": name, "password": password, "role": "write"}, timeout=60
+        f"{hub.url}/api/tokens", json={"username": name, "password": password, "role": role}, timeout=60
     )
     assert answer.status_code == 200, answer.text
     token: str = answer.json()["token"]
     return token
+
+
+class Member:
+    """A user signed up and signed in on the web UI, with a write token for the stock client (`hf`) and a
+    read token for downloads."""
+
+    def __init__(self, hub: HubServer, prefix: str) -> None:
+        self.name = unique(prefix)
+        self.web = WebClient(hub)
+        self.web.sign_up(self.name)
+        self.token = write_token(hub, self.name)
+        self.hf = api(hub, self.token)
+        self.read_token = write_token(hub, self.name, role="read")
+
+    def close(self) -> None:
+        self.web.close()
+
+
+def gated_card(prompt: str, title: str, button: str | None = None) -> str:
+    """A model card gating its repo: a licence of its own and one field of every kind the gate form shows."""
+    extra = f"extra_gated_button_content: {button}\n" if button else ""
+    return f"""---
+license: other
+license_name: tiny-community-license
+license_link: LICENSE.md
+extra_gated_prompt: "{prompt}"
+extra_gated_fields:
+  Company: text
+  Country: country
+  Start date: date_picker
+  Intended use:
+    type: select
+    options:
+      - Research
+      - label: Commercial product
+        value: commercial
+  I accept the license: checkbox
+{extra}---
+# {title}
+"""

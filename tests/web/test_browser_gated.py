@@ -15,30 +15,15 @@ from playwright.sync_api import Browser, Page, expect
 from tests.support.server import HubServer
 from tests.web.browser import PAGE_WIDTH, UNLABELLED, sign_in, sign_up
 from tests.web.conftest import Shots
-from tests.web.support import PASSWORD, api, unique, user_with_token
+from tests.web.support import PASSWORD, api, gated_card, unique, user_with_token
 
 pytestmark = pytest.mark.filterwarnings("ignore:Warnings while validating metadata")
 
-CARD = """---
-license: other
-license_name: tiny-community-license
-license_link: LICENSE.md
-extra_gated_prompt: "Access is granted to **researchers** who agree to the licence."
-extra_gated_fields:
-  Company: text
-  Country: country
-  Start date: date_picker
-  Intended use:
-    type: select
-    options:
-      - Research
-      - label: Commercial product
-        value: commercial
-  I accept the license: checkbox
-extra_gated_button_content: Ask for access
----
-# Gated browser model
-"""
+CARD = gated_card(
+    "Access is granted to **researchers** who agree to the licence.",
+    "Gated browser model",
+    button="Ask for access",
+)
 WEIGHTS = bytes(range(256)) * 40
 
 

@@ -12,18 +12,7 @@ import pytest
 from huggingface_hub import CommitOperationAdd, HfApi, hf_hub_download
 
 from tests.support.server import HubServer
-from tests.web.support import WebClient, api, unique, write_token
-
-
-class Member:
-    """A user signed in on the web UI, with a write token for the stock client."""
-
-    def __init__(self, hub: HubServer, prefix: str) -> None:
-        self.name = unique(prefix)
-        self.web = WebClient(hub)
-        self.web.sign_up(self.name)
-        self.token = write_token(hub, self.name)
-        self.hf = api(hub, self.token)
+from tests.web.support import Member, WebClient, unique
 
 
 @pytest.fixture(scope="module")

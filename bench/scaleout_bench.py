@@ -15,9 +15,10 @@ Usage: .venv/bin/python bench/scaleout_bench.py [--quick] [--save] [--repos N] [
    OMH_S3_DOWNLOAD=redirect (302 to a presigned URL, followed by `curl -L`) vs proxy (bytes streamed through
    the hub), and nginx serving the same file from disk as a reference.
 
-Needs PostgreSQL at --pg (default 127.0.0.1:5432, user postgres), nginx, ab, wrk and curl (`make bench`
-installs them). Prints one table (measure, value, baseline, ratio, target, pass); `--save` also writes it
-with the machine's cores, memory and the date to bench/results/<date>-scaleout.md. Not part of the test suite.
+Needs PostgreSQL at --pg (default 127.0.0.1:5432, user postgres), nginx, ab, wrk and curl
+(`make bench-scaleout` installs them). Prints one table (measure, value, baseline, ratio, target, pass);
+`--save` also writes it with the machine's cores, memory and the date to bench/results/<date>-scaleout.md.
+Not part of the test suite.
 """
 
 from __future__ import annotations
@@ -444,7 +445,7 @@ def main() -> None:
     for tool in ("nginx", "ab", "wrk", "curl"):
         if shutil.which(tool) is None:
             raise SystemExit(
-                f"{tool} is not installed: run `make bench` (it installs nginx, apache2-utils, wrk)"
+                f"{tool} is not installed: run `make bench-scaleout` (it installs nginx, apache2-utils, wrk)"
             )
     try:
         psycopg.connect(args.pg, connect_timeout=5).close()

@@ -94,8 +94,9 @@ def _release(org: Org, who: str, repo_id: str) -> httpx.Response:
 
 
 def _served(org: Org, repo_id: str) -> int:
+    """The status of a download of the file, following the hub's redirect to its object store (S3)."""
     with org.client("admin") as c:
-        return c.get(f"/{repo_id}/resolve/main/model.pkl").status_code
+        return c.get(f"/{repo_id}/resolve/main/model.pkl", follow_redirects=True).status_code
 
 
 @pytest.mark.parametrize("private", [False, True], ids=["public", "private"])

@@ -668,12 +668,11 @@ class S3BlobStore(BlobStore, DirectUploads):
 
     def direct_publish(self, sha256: str, size: int, scope: str = "") -> BlobInfo | None:
         final = self._key(sha256)
-        published = self._head(final) is not None
-        if published and not scope:
+        head = self._head(final)
+        if head is not None and not scope:
             # Unscoped: published already (by a concurrent upload, or a crash came before the row was
             # written) counts as uploaded.
-            head = self._head(final)
-            info = self._digest(final, int(head["ContentLength"]) if head else size)
+            info = self._digest(final, int(head["ContentLength"]))
             if info.sha256 != sha256 or info.size != size:
                 raise ChecksumError(f"the stored object {final} does not match {sha256}/{size}")
             for obj in self._list(self._direct_prefix(sha256, scope)):

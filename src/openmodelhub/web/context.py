@@ -100,6 +100,12 @@ class Page:
         host = self.request.headers.get("host") or f"{self.request.url.hostname}:{self.request.url.port}"
         return f"{self.request.url.scheme}://{host}"
 
+    @property
+    def client_ip(self) -> str:
+        """The address the request came from, as the sign-in throttle keys it ("unknown" without one)."""
+        client = self.request.client
+        return client.host if client is not None else "unknown"
+
     def query(self, name: str, default: str = "") -> str:
         return self.request.query_params.get(name, default)
 

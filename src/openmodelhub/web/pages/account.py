@@ -8,11 +8,6 @@ from openmodelhub.web.context import Page
 from openmodelhub.web.routes import page
 
 
-def _client_ip(p: Page) -> str:
-    client = p.request.client
-    return client.host if client is not None else "unknown"
-
-
 @page("/login", methods=("GET", "POST"))
 def login(p: Page) -> Response:
     next_url = urls.safe_next(p.field("next") or p.query("next"))
@@ -22,7 +17,7 @@ def login(p: Page) -> Response:
         return p.render("login.html", next=next_url, error=None, username="")
     username = p.field("username").strip()
     try:
-        cookie, who = p.svc.sessions.sign_in(username, p.field("password"), _client_ip(p))
+        cookie, who = p.svc.sessions.sign_in(username, p.field("password"), p.client_ip)
     except (InvalidCredentials, TooManyRequests) as exc:
         return p.form_error("login.html", exc, next=next_url, username=username)
     # A new session id at every sign-in: whatever cookie the browser had (planted or stale) is dropped.

@@ -27,11 +27,6 @@ SCOPE_TARGETS = {
 TOKEN_ROLES = {"read": "Read", "write": "Write", "fineGrained": "Fine-grained"}
 
 
-def _client_ip(p: Page) -> str:
-    client = p.request.client
-    return client.host if client is not None else "unknown"
-
-
 # -- profile and password ----------------------------------------------------------------------------------
 NOTICES = {
     "saved": "Your profile was saved.",
@@ -71,7 +66,7 @@ def change_password(p: Page) -> Response:
         if new != p.field("new_password2"):
             raise BadRequest("The two new passwords are not the same; the password was not changed")
         try:
-            p.svc.sessions.check_password(who.name, p.field("current_password"), _client_ip(p))
+            p.svc.sessions.check_password(who.name, p.field("current_password"), p.client_ip)
         except InvalidCredentials:
             raise InvalidCredentials(
                 "Your current password is not right; the password was not changed"

@@ -267,7 +267,7 @@ def test_passwords_are_argon2_and_checked(svc: Services) -> None:
     with pytest.raises(BadRequest, match="8-1024 characters"):
         svc.auth.create_user("shorty", password="short")
     svc.auth.set_password("pat", "another horse")
-    assert svc.auth.password_principal("pat", "another horse").can_write
+    assert svc.sessions.password_principal("pat", "another horse", "127.0.0.1").can_write
 
 
 def test_registration_modes(tmp_path: Path) -> None:

@@ -421,12 +421,6 @@ class AuthService:
                 s.execute(update(User).where(User.id == user.id).values(password_hash=_HASHER.hash(password)))
         return user
 
-    def password_principal(self, name: str, password: str) -> Principal:
-        """The user as a caller with full rights, after a password check. Not throttled: a password typed by
-        someone (the API, the web UI) is checked through SessionService, which limits failed attempts."""
-        user = self.verify_password(name, password)
-        return self._principal(user, None, "write", "password", None, ())
-
     def session_principal(self, user_id: int) -> Principal | None:
         """The user as a caller with full rights, for a signed-in browser (web/ sessions); None when the
         account no longer exists."""

@@ -15,13 +15,9 @@ from openmodelhub.web.pages.repo import RepoView, repo_view
 from openmodelhub.web.routes import page, repo_page
 
 
-def _prs_supported(p: Page) -> bool:
-    return hasattr(p.svc, "discussions")
-
-
 def _require_commit_or_pr(p: Page, view: RepoView) -> bool:
     """Writers may commit; anyone else who may open pull requests may edit, as a pull request (True)."""
-    if view.can_write or not _prs_supported(p):
+    if view.can_write:
         p.svc.repos.auth.require_write(p.principal, view.repo)
         return False
     p.svc.discussions.require_contribute(p.principal, view.repo)
@@ -76,7 +72,7 @@ def upload(p: Page, repo_type: RepoType, ns: str, name: str, rev: str, path: str
     folder = (p.field("folder") if p.request.method == "POST" else path).strip().strip("/")
     values = {"folder": folder, "summary": p.field("summary"), "description": p.field("description")}
     if p.request.method == "GET":
-        return p.render("upload.html", view=view, values=values, error=None, prs=_prs_supported(p))
+        return p.render("upload.html", view=view, values=values, error=None)
     sent = p.files("files")
     try:
         files = []
@@ -103,7 +99,7 @@ def upload(p: Page, repo_type: RepoType, ns: str, name: str, rev: str, path: str
             create_pr=p.field("create_pr") == "1",
         )
     except HubError as exc:
-        return p.form_error("upload.html", exc, view=view, values=values, prs=_prs_supported(p))
+        return p.form_error("upload.html", exc, view=view, values=values)
     return _after_commit(p, view, result, urls.tree(view.repo, rev, folder))
 
 
@@ -129,7 +125,6 @@ def edit(p: Page, repo_type: RepoType, ns: str, name: str, rev: str, path: str) 
             values=values,
             error=None,
             creating=False,
-            prs=_prs_supported(p),
             pr_only=pr_only,
         )
     return _save(p, view, rev, creating=False, original=path, pr_only=pr_only)
@@ -157,7 +152,6 @@ def new_file(p: Page, repo_type: RepoType, ns: str, name: str, rev: str, path: s
             values=values,
             error=None,
             creating=True,
-            prs=_prs_supported(p),
             pr_only=pr_only,
         )
     return _save(p, view, rev, creating=True, original=None, pr_only=pr_only)
@@ -202,7 +196,6 @@ def _save(
             view=view,
             values=values,
             creating=creating,
-            prs=_prs_supported(p),
             pr_only=pr_only,
         )
     return _after_commit(p, view, result, urls.blob(view.repo, rev, path))

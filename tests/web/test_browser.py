@@ -12,7 +12,7 @@ from playwright.sync_api import Browser, Page, expect
 from safetensors.numpy import save as save_safetensors
 
 from tests.support.server import HubServer
-from tests.web.browser import PAGE_WIDTH, UNLABELLED, sign_in, sign_up
+from tests.web.browser import UNLABELLED, fits_phone_width, sign_in, sign_up
 from tests.web.conftest import Shots
 from tests.web.support import PASSWORD, api, unique, user_with_token
 
@@ -254,18 +254,19 @@ def test_phone_width_has_no_horizontal_scroll(browser: Browser, web_hub: HubServ
     page = context.new_page()
     shots = Shots(page, "phone")
     try:
-        for label, path in (
-            ("home", "/"),
-            ("models", "/models"),
-            ("repo", f"/{repo_id}"),
-            ("tree", f"/{repo_id}/tree/main"),
-            ("code", f"/{repo_id}/blob/main/long_line.py"),
-            ("commit", f"/{repo_id}/commit/{oid}"),
-            ("login", "/login"),
-        ):
-            page.goto(f"{web_hub.url}{path}")
-            width = page.evaluate(PAGE_WIDTH)
-            assert width <= 390, f"{path} is {width}px wide at a 390px viewport"
-            shots(f"390px-{label}")
+        fits_phone_width(
+            page,
+            web_hub,
+            (
+                ("home", "/"),
+                ("models", "/models"),
+                ("repo", f"/{repo_id}"),
+                ("tree", f"/{repo_id}/tree/main"),
+                ("code", f"/{repo_id}/blob/main/long_line.py"),
+                ("commit", f"/{repo_id}/commit/{oid}"),
+                ("login", "/login"),
+            ),
+            shots,
+        )
     finally:
         context.close()

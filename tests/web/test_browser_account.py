@@ -9,7 +9,7 @@ from huggingface_hub import HfApi, hf_hub_download
 from playwright.sync_api import Page, expect
 
 from tests.support.server import HubServer
-from tests.web.browser import PAGE_WIDTH, UNLABELLED, sign_up
+from tests.web.browser import UNLABELLED, fits_phone_width, sign_up
 from tests.web.conftest import Shots
 from tests.web.support import unique
 
@@ -146,14 +146,15 @@ def test_settings_from_the_keyboard_and_at_phone_width(page: Page, shots: Shots,
 
     # At phone width every settings page fits; tokens and members are listed one block each.
     page.set_viewport_size({"width": 390, "height": 844})
-    for label, path in (
-        ("profile", "/settings/profile"),
-        ("tokens", "/settings/tokens"),
-        ("orgs", "/settings/organizations"),
-        ("members", f"/organizations/{org}/members"),
-        ("new-org", "/organizations/new"),
-    ):
-        page.goto(f"{web_hub.url}{path}")
-        width = page.evaluate(PAGE_WIDTH)
-        assert width <= 390, f"{path} is {width}px wide at a 390px viewport"
-        shots(f"390px-{label}")
+    fits_phone_width(
+        page,
+        web_hub,
+        (
+            ("profile", "/settings/profile"),
+            ("tokens", "/settings/tokens"),
+            ("orgs", "/settings/organizations"),
+            ("members", f"/organizations/{org}/members"),
+            ("new-org", "/organizations/new"),
+        ),
+        shots,
+    )

@@ -13,7 +13,7 @@ from huggingface_hub.errors import GatedRepoError
 from playwright.sync_api import Browser, Page, expect
 
 from tests.support.server import HubServer
-from tests.web.browser import PAGE_WIDTH, UNLABELLED, sign_in, sign_up
+from tests.web.browser import PAGE_WIDTH, UNLABELLED, fits_phone_width, sign_in, sign_up
 from tests.web.conftest import Shots
 from tests.web.support import PASSWORD, api, gated_card, unique, user_with_token
 
@@ -123,10 +123,12 @@ def test_request_access_in_the_browser_and_the_owner_accepts_it(
         expect(pending.locator(".request-item")).to_have_count(0)
         owner_shots("requests-accepted")
         owner_page.set_viewport_size({"width": 390, "height": 844})
-        for path in (f"/{repo_id}/access-requests", f"/{repo_id}/settings"):
-            owner_page.goto(f"{web_hub.url}{path}")
-            assert owner_page.evaluate(PAGE_WIDTH) <= 390, path
-            owner_shots("390px-" + path.rsplit("/", 1)[1])
+        fits_phone_width(
+            owner_page,
+            web_hub,
+            (("access-requests", f"/{repo_id}/access-requests"), ("settings", f"/{repo_id}/settings")),
+            owner_shots,
+        )
     finally:
         context.close()
 

@@ -9,7 +9,7 @@ from huggingface_hub import CommitOperationAdd, hf_hub_download
 from playwright.sync_api import Browser, Page, expect
 
 from tests.support.server import HubServer
-from tests.web.browser import PAGE_WIDTH, UNLABELLED, sign_in, sign_up
+from tests.web.browser import UNLABELLED, fits_phone_width, sign_in, sign_up
 from tests.web.conftest import Shots
 from tests.web.support import api, unique, user_with_token
 
@@ -168,16 +168,17 @@ def test_community_pages_at_phone_width(browser: Browser, web_hub: HubServer) ->
     shots = Shots(page, "community-phone")
     try:
         sign_in(page, web_hub, owner)
-        for label, path in (
-            ("list", f"/{repo_id}/discussions?status=all"),
-            ("new", f"/{repo_id}/discussions/new"),
-            ("thread", f"/{repo_id}/discussions/1"),
-            ("files", f"/{repo_id}/discussions/1/files"),
-        ):
-            page.goto(f"{web_hub.url}{path}")
-            width = page.evaluate(PAGE_WIDTH)
-            assert width <= 390, f"{path} is {width}px wide at a 390px viewport"
-            shots(f"390px-{label}")
+        fits_phone_width(
+            page,
+            web_hub,
+            (
+                ("list", f"/{repo_id}/discussions?status=all"),
+                ("new", f"/{repo_id}/discussions/new"),
+                ("thread", f"/{repo_id}/discussions/1"),
+                ("files", f"/{repo_id}/discussions/1/files"),
+            ),
+            shots,
+        )
         expect(page.get_by_role("region", name="Diff of README.md")).to_be_visible()
         page.goto(f"{web_hub.url}/{repo_id}/discussions/1")
         expect(page.get_by_role("button", name="Merge pull request")).to_be_visible()

@@ -1,7 +1,9 @@
 """The hub's wiring: settings, database, blob store and caches, built once per process."""
 
 import contextlib
+import fcntl
 import secrets
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -27,6 +29,19 @@ def _load_secret(path: Path) -> bytes:
         return bytes.fromhex(path.read_text().strip())
 
 
+@contextlib.contextmanager
+def _migration_lock(data_dir: Path) -> Iterator[None]:
+    """One migration at a time per data dir: processes starting together (`omh serve` and `omh worker`)
+    would otherwise both run the same upgrade, and on SQLite the second fails with "database is locked"
+    instead of waiting. The process that waits finds the schema current and has nothing to do."""
+    with open(data_dir / "migrate.lock", "a+b") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+
+
 @dataclass
 class Hub:
     settings: Settings
@@ -49,7 +64,8 @@ class Hub:
         if migrate is None:
             migrate = settings.auto_migrate if settings.auto_migrate is not None else url.startswith("sqlite")
         if migrate:
-            dbengine.upgrade(engine)
+            with _migration_lock(settings.data_dir):
+                dbengine.upgrade(engine)
         try:
             dbengine.check_schema(engine)
         except Exception:
